@@ -1,0 +1,83 @@
+//! The interface between the CPU and the rest of the machine.
+
+/// Width of a port or MMIO access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IoSize {
+    Byte = 1,
+    Word = 2,
+    Dword = 4,
+}
+
+impl IoSize {
+    /// All-ones value of this width: what an undriven ISA bus reads as.
+    pub const fn open_bus(self) -> u32 {
+        match self {
+            IoSize::Byte => 0xFF,
+            IoSize::Word => 0xFFFF,
+            IoSize::Dword => 0xFFFF_FFFF,
+        }
+    }
+
+    pub const fn bytes(self) -> u32 {
+        self as u32
+    }
+}
+
+/// Port I/O and memory-mapped I/O as the CPU sees them.
+///
+/// Values are zero-extended to `u32`; implementations return only the low
+/// `size` bytes and ignore the upper bytes of written values.
+pub trait Bus {
+    fn io_read(&mut self, port: u16, size: IoSize) -> u32;
+    fn io_write(&mut self, port: u16, size: IoSize, value: u32);
+
+    /// Read from an MMIO window. `addr` is a physical address that the memory
+    /// map has routed to the bus (it is not RAM or ROM).
+    fn mmio_read(&mut self, addr: u32, size: IoSize) -> u32 {
+        let _ = addr;
+        size.open_bus()
+    }
+
+    fn mmio_write(&mut self, addr: u32, size: IoSize, value: u32) {
+        let _ = (addr, size, value);
+    }
+
+    /// Whether a maskable interrupt request is asserted on the CPU's INTR
+    /// line (the 8259's output).
+    fn interrupt_pending(&self) -> bool {
+        false
+    }
+
+    /// The interrupt-acknowledge cycle: returns the vector the controller
+    /// supplies.
+    fn acknowledge_interrupt(&mut self) -> u8 {
+        0xFF
+    }
+}
+
+/// A bus with nothing on it: every read floats high, every write is dropped.
+/// Used by the conformance runners (SingleStepTests expect 0xFF from `IN`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NullBus;
+
+impl Bus for NullBus {
+    fn io_read(&mut self, _port: u16, size: IoSize) -> u32 {
+        size.open_bus()
+    }
+
+    fn io_write(&mut self, _port: u16, _size: IoSize, _value: u32) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_bus_reads_open_bus_of_each_width() {
+        let mut bus = NullBus;
+        assert_eq!(bus.io_read(0x60, IoSize::Byte), 0xFF);
+        assert_eq!(bus.io_read(0x60, IoSize::Word), 0xFFFF);
+        assert_eq!(bus.io_read(0x60, IoSize::Dword), 0xFFFF_FFFF);
+        assert_eq!(bus.mmio_read(0xA0000, IoSize::Word), 0xFFFF);
+    }
+}

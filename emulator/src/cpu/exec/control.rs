@@ -1,0 +1,229 @@
+//! Control transfer: jumps, calls, returns, loops, software interrupts and
+//! IRET (real-mode forms; protected-mode gates arrive with issue 3).
+
+use crate::cpu::decode::Instr;
+use crate::cpu::flags::OF;
+use crate::cpu::{reg, seg, vector, Cpu, Fault, Result, Width, W16};
+use oxbox_devices::Bus;
+
+/// The branch target `eip + rel` in the current code size.
+#[inline(always)]
+fn rel_target(cpu: &Cpu, rel: u32) -> u32 {
+    cpu.eip.wrapping_add(rel) & cpu.ip_mask()
+}
+
+/// Jcc rel8 (0x70-0x7F; 0x60-0x6F on the 8086).
+pub fn jcc_short(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    if cpu.condition(i.opcode & 0xF) {
+        let t = rel_target(cpu, i.imm as u8 as i8 as i32 as u32);
+        cpu.jump_near(t, i.op32())?;
+    }
+    Ok(())
+}
+
+/// Jcc rel16/32 (0x0F 0x80-0x8F).
+pub fn jcc_near<W: Width>(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    if cpu.condition(i.opcode & 0xF) {
+        let t = rel_target(cpu, W::sext(i.imm));
+        cpu.jump_near(t, W::BITS == 32)?;
+    }
+    Ok(())
+}
+
+pub fn jmp_short(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    let t = rel_target(cpu, i.imm as u8 as i8 as i32 as u32);
+    cpu.jump_near(t, i.op32())
+}
+
+pub fn jmp_near<W: Width>(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    let t = rel_target(cpu, W::sext(i.imm));
+    cpu.jump_near(t, W::BITS == 32)
+}
+
+/// JMP ptr16:16/32 (0xEA).
+pub fn jmp_far<W: Width>(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    cpu.jump_far(i.imm2, i.disp & W::MASK)
+}
+
+/// JMP r/m (FF /4).
+pub fn jmp_rm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    let t = cpu.read_rm::<W>(bus, i)?;
+    cpu.jump_near(t, W::BITS == 32)
+}
+
+/// Read a far pointer m16:16/32 from the memory operand.
+fn far_pointer<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<(u16, u32)> {
+    if !i.is_mem() {
+        // Register forms: #UD from the 186 on; undefined on the 8086, where
+        // oxbox reads the pointer at offset 0 of the segment... rather than
+        // guess, treat them the same way.
+        return Err(Fault::ud());
+    }
+    let ea = cpu.ea(i);
+    cpu.check_access(i.seg(), ea, W::BYTES + 2)?;
+    let off = cpu.read::<W>(bus, i.seg(), ea)?;
+    let sel_off = cpu.ea_plus(i, ea, W::BYTES);
+    let sel = cpu.read::<W16>(bus, i.seg(), sel_off)?;
+    Ok((sel as u16, off))
+}
+
+/// JMP m16:16/32 (FF /5).
+pub fn jmp_far_m<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    let (sel, off) = far_pointer::<W>(cpu, bus, i)?;
+    cpu.jump_far(sel, off)
+}
+
+/// Push the return address and jump near; SP is restored if the target
+/// faults.
+fn call_near_to<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, target: u32) -> Result<()> {
+    let sp = cpu.regs[reg::SP];
+    let ret = cpu.eip;
+    cpu.push::<W>(bus, ret)?;
+    if let Err(f) = cpu.jump_near(target, W::BITS == 32) {
+        cpu.regs[reg::SP] = sp;
+        return Err(f);
+    }
+    Ok(())
+}
+
+/// CALL rel16/32 (0xE8).
+pub fn call_near<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    let t = rel_target(cpu, W::sext(i.imm));
+    call_near_to::<W>(cpu, bus, t)
+}
+
+/// CALL r/m (FF /2).
+pub fn call_rm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    let t = cpu.read_rm::<W>(bus, i)?;
+    call_near_to::<W>(cpu, bus, t)
+}
+
+/// Push CS and (E)IP, then jump far.
+fn call_far_to<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, sel: u16, off: u32) -> Result<()> {
+    let sp = cpu.regs[reg::SP];
+    let cs = cpu.segs[seg::CS].selector as u32;
+    let ret = cpu.eip;
+    let pushed = cpu.push::<W>(bus, cs).and_then(|_| cpu.push::<W>(bus, ret));
+    if let Err(f) = pushed {
+        cpu.regs[reg::SP] = sp;
+        return Err(f);
+    }
+    cpu.jump_far(sel, off)
+}
+
+/// CALL ptr16:16/32 (0x9A).
+pub fn call_far<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    call_far_to::<W>(cpu, bus, i.imm2, i.disp & W::MASK)
+}
+
+/// CALL m16:16/32 (FF /3).
+pub fn call_far_m<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    let (sel, off) = far_pointer::<W>(cpu, bus, i)?;
+    call_far_to::<W>(cpu, bus, sel, off)
+}
+
+/// RET (0xC3) and RET imm16 (0xC2).
+fn ret_near_by<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, extra: u32) -> Result<()> {
+    let t = cpu.peek::<W>(bus, 0)?;
+    cpu.jump_near(t, W::BITS == 32)?;
+    cpu.adjust_sp(W::BYTES + extra);
+    Ok(())
+}
+
+pub fn ret_near<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+    ret_near_by::<W>(cpu, bus, 0)
+}
+
+pub fn ret_near_imm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    ret_near_by::<W>(cpu, bus, i.imm & 0xFFFF)
+}
+
+/// RETF (0xCB) and RETF imm16 (0xCA).
+fn ret_far_by<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, extra: u32) -> Result<()> {
+    let off = cpu.peek::<W>(bus, 0)?;
+    let sel = cpu.peek::<W>(bus, W::BYTES)?;
+    cpu.jump_far(sel as u16, off)?;
+    cpu.adjust_sp(2 * W::BYTES + extra);
+    Ok(())
+}
+
+pub fn ret_far<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+    ret_far_by::<W>(cpu, bus, 0)
+}
+
+pub fn ret_far_imm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    ret_far_by::<W>(cpu, bus, i.imm & 0xFFFF)
+}
+
+/// The count register of LOOP/JCXZ: CX or ECX by address size.
+#[inline]
+fn count_reg(cpu: &Cpu, i: &Instr) -> u32 {
+    if i.addr32() {
+        cpu.regs[reg::CX]
+    } else {
+        cpu.regs[reg::CX] & 0xFFFF
+    }
+}
+
+/// LOOPNE (0xE0), LOOPE (0xE1), LOOP (0xE2).
+pub fn loop_cc(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    let count = count_reg(cpu, i).wrapping_sub(1);
+    let count = if i.addr32() { count } else { count & 0xFFFF };
+    let take = count != 0
+        && match i.opcode {
+            0xE0 => !cpu.flag(crate::cpu::flags::ZF),
+            0xE1 => cpu.flag(crate::cpu::flags::ZF),
+            _ => true,
+        };
+    if take {
+        let t = rel_target(cpu, i.imm as u8 as i8 as i32 as u32);
+        cpu.jump_near(t, i.op32())?;
+    }
+    if i.addr32() {
+        cpu.regs[reg::CX] = count;
+    } else {
+        cpu.set_reg::<W16>(reg::CX, count);
+    }
+    Ok(())
+}
+
+/// JCXZ / JECXZ (0xE3).
+pub fn jcxz(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    if count_reg(cpu, i) == 0 {
+        let t = rel_target(cpu, i.imm as u8 as i8 as i32 as u32);
+        cpu.jump_near(t, i.op32())?;
+    }
+    Ok(())
+}
+
+pub fn int3(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+    cpu.software_interrupt(bus, vector::BP)
+}
+
+pub fn int1(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+    cpu.software_interrupt(bus, vector::DB)
+}
+
+pub fn int_imm(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    cpu.software_interrupt(bus, i.imm as u8)
+}
+
+pub fn into(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+    if cpu.flag(OF) {
+        cpu.software_interrupt(bus, vector::OF)
+    } else {
+        Ok(())
+    }
+}
+
+/// IRET in real mode: pop IP, CS, FLAGS.
+pub fn iret<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+    let ip = cpu.peek::<W>(bus, 0)?;
+    let cs = cpu.peek::<W>(bus, W::BYTES)?;
+    let fl = cpu.peek::<W>(bus, 2 * W::BYTES)?;
+    cpu.jump_far(cs as u16, ip)?;
+    cpu.adjust_sp(3 * W::BYTES);
+    let keep = crate::cpu::flags::VM | crate::cpu::flags::VIF | crate::cpu::flags::VIP;
+    cpu.write_flags(fl, W::MASK & !keep);
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! Shifts and rotates: the C0/C1/D0-D3 group, SHLD and SHRD
+//! (SDM vol. 2, "SAL/SAR/SHL/SHR", "RCL/RCR/ROL/ROR").
+
+use crate::cpu::decode::Instr;
+use crate::cpu::flags::{szp, AF, CF, OF, OSZAPC, SZP};
+use crate::cpu::{reg, Cpu, Result, Width, W8};
+use oxbox_devices::Bus;
+
+/// Count sources for the shift group.
+const BY_ONE: u8 = 0;
+const BY_CL: u8 = 1;
+const BY_IMM: u8 = 2;
+
+/// The result and the status flags of one shift/rotate. `None` when the
+/// count is zero (nothing changes, not even the flags).
+fn shift_op<W: Width>(cpu: &Cpu, op: usize, v: u32, count: u32) -> Option<(u32, u32, u32)> {
+    if count == 0 {
+        return None;
+    }
+    let n = W::BITS;
+    let msb = |x: u32| (x >> (n - 1)) & 1;
+    let cf_in = cpu.cf() as u32;
+    let old = cpu.flags_word();
+    // (result, flags, which flags are written)
+    let (res, f, which) = match op {
+        0 => {
+            // ROL
+            let k = count % n;
+            let r = if k == 0 { v } else { ((v << k) | (v >> (n - k))) & W::MASK };
+            let c = r & 1;
+            let o = msb(r) ^ c;
+            (r, c * CF | o * OF, CF | OF)
+        }
+        1 => {
+            // ROR
+            let k = count % n;
+            let r = if k == 0 { v } else { ((v >> k) | (v << (n - k))) & W::MASK };
+            let c = msb(r);
+            let o = msb(r) ^ ((r >> (n - 2)) & 1);
+            (r, c * CF | o * OF, CF | OF)
+        }
+        2 => {
+            // RCL: rotate through carry, n + 1 bits.
+            let k = count % (n + 1);
+            let (mut r, mut c) = (v, cf_in);
+            for _ in 0..k {
+                let out = msb(r);
+                r = ((r << 1) | c) & W::MASK;
+                c = out;
+            }
+            let o = msb(r) ^ c;
+            (r, c * CF | o * OF, CF | OF)
+        }
+        3 => {
+            // RCR
+            let k = count % (n + 1);
+            let (mut r, mut c) = (v, cf_in);
+            for _ in 0..k {
+                let out = r & 1;
+                r = (r >> 1) | (c << (n - 1));
+                c = out;
+            }
+            let o = msb(r) ^ ((r >> (n - 2)) & 1);
+            (r, c * CF | o * OF, CF | OF)
+        }
+        4 | 6 => {
+            // SHL / SAL
+            let (r, c) = if count <= n {
+                (((v as u64) << count) as u32 & W::MASK, (v >> (n - count)) & 1)
+            } else {
+                (0, 0)
+            };
+            let o = msb(r) ^ c;
+            (r, c * CF | o * OF | szp(r, n) | AF, OSZAPC)
+        }
+        5 => {
+            // SHR
+            let (r, c) = if count <= n {
+                (((v as u64) >> count) as u32, (v >> (count - 1)) & 1)
+            } else {
+                (0, 0)
+            };
+            // OF: the original sign for a 1-bit shift; in general the sign
+            // change of the last step.
+            let o = if count == 1 { msb(v) } else { msb(r) ^ ((r >> (n - 2)) & 1) };
+            (r, c * CF | o * OF | szp(r, n) | AF, OSZAPC)
+        }
+        _ => {
+            // SAR
+            let s = W::sext(v) as i32;
+            let (r, c) = if count < n {
+                ((s >> count) as u32 & W::MASK, ((s >> (count - 1)) & 1) as u32)
+            } else {
+                ((s >> 31) as u32 & W::MASK, (s >> 31) as u32 & 1)
+            };
+            (r, c * CF | szp(r, n) | AF, OSZAPC)
+        }
+    };
+    let _ = old;
+    Some((res, f, which))
+}
+
+/// The C0/C1/D0-D3 group. `SETMO` selects the 8086's /6 behaviour (SETMO,
+/// SETMOC: the operand becomes all ones); `SRC` is the count source.
+pub fn group<W: Width, const SETMO: u8, const SRC: u8>(
+    cpu: &mut Cpu,
+    bus: &mut dyn Bus,
+    i: &Instr,
+) -> Result<()> {
+    let raw = match SRC {
+        BY_ONE => 1,
+        BY_CL => cpu.reg::<W8>(reg::CX),
+        _ => i.imm & 0xFF,
+    };
+    let count = raw & cpu.quirks.shift_count_mask as u32;
+    let op = i.reg();
+    if SETMO != 0 {
+        if count == 0 {
+            return Ok(());
+        }
+        return cpu.modify_rm::<W>(bus, i, |cpu, _| {
+            cpu.set_flags(OSZAPC, szp(W::MASK, W::BITS));
+            Some(W::MASK)
+        });
+    }
+    let _ = BY_IMM;
+    cpu.modify_rm::<W>(bus, i, |cpu, v| {
+        let (r, f, which) = shift_op::<W>(cpu, op, v, count)?;
+        cpu.set_flags(which, f);
+        Some(r)
+    })
+}
+
+/// SHLD r/m, reg, imm8/CL (386).
+pub fn shld<W: Width, const CL: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    let count = if CL != 0 { cpu.reg::<W8>(reg::CX) } else { i.imm } & 31;
+    let src = cpu.reg::<W>(i.reg());
+    cpu.modify_rm::<W>(bus, i, |cpu, d| {
+        if count == 0 {
+            return None;
+        }
+        let n = W::BITS;
+        // Concatenate dest:src and shift left; counts above the width give
+        // an undefined result (we shift the 64-bit value modulo 64).
+        let wide = ((d as u64) << n) | src as u64;
+        let shifted = wide << count;
+        let r = (shifted >> n) as u32 & W::MASK;
+        let c = ((wide << (count - 1)) >> (2 * n - 1)) as u32 & 1;
+        let o = ((r >> (n - 1)) & 1) ^ ((d >> (n - 1)) & 1);
+        cpu.set_flags(OSZAPC, c * CF | o * OF | szp(r, n));
+        Some(r)
+    })
+}
+
+/// SHRD r/m, reg, imm8/CL (386).
+pub fn shrd<W: Width, const CL: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    let count = if CL != 0 { cpu.reg::<W8>(reg::CX) } else { i.imm } & 31;
+    let src = cpu.reg::<W>(i.reg());
+    cpu.modify_rm::<W>(bus, i, |cpu, d| {
+        if count == 0 {
+            return None;
+        }
+        let n = W::BITS;
+        let wide = ((src as u64) << n) | d as u64;
+        let r = (wide >> count) as u32 & W::MASK;
+        let c = (wide >> (count - 1)) as u32 & 1;
+        let o = ((r >> (n - 1)) & 1) ^ ((d >> (n - 1)) & 1);
+        cpu.set_flags(OSZAPC, c * CF | o * OF | szp(r, n) & SZP);
+        Some(r)
+    })
+}

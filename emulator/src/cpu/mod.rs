@@ -1,0 +1,915 @@
+//! The x86 CPU: an interpreter with a decode-once cache.
+//!
+//! Layout of this module:
+//! - [`model`]: CPU models and their documented differences ([`Quirks`]);
+//! - [`table`]: the opcode table, the one source of truth for every encoding;
+//! - [`decode`]: bytes → [`Instr`] records, cached by physical address;
+//! - [`flags`]: EFLAGS bits and lazy arithmetic flags;
+//! - [`exec`]: the instruction semantics, by group;
+//! - this file: the register file, segmentation, memory access and the
+//!   step loop that delivers faults.
+
+pub mod decode;
+pub mod exec;
+pub mod fault;
+pub mod flags;
+pub mod model;
+pub mod table;
+
+use crate::memory::Memory;
+use decode::{DecodeCache, Instr};
+pub use fault::{vector, Fault, Result};
+use flags::{Lazy, LazyOp};
+pub use model::{CpuModel, Quirks, SegmentWrap};
+use oxbox_devices::{Bus, IoSize};
+pub use table::undefined_flags;
+
+/// General register numbers, in the x86 encoding order.
+pub mod reg {
+    pub const AX: usize = 0;
+    pub const CX: usize = 1;
+    pub const DX: usize = 2;
+    pub const BX: usize = 3;
+    pub const SP: usize = 4;
+    pub const BP: usize = 5;
+    pub const SI: usize = 6;
+    pub const DI: usize = 7;
+}
+
+/// Segment register numbers, in the x86 encoding order.
+pub mod seg {
+    pub const ES: usize = 0;
+    pub const CS: usize = 1;
+    pub const SS: usize = 2;
+    pub const DS: usize = 3;
+    pub const FS: usize = 4;
+    pub const GS: usize = 5;
+}
+
+/// Operand widths, as types, so one generic function serves 8, 16 and 32
+/// bits and the width checks fold away at compile time.
+pub trait Width: Copy + 'static {
+    const BITS: u32;
+    const BYTES: u32 = Self::BITS / 8;
+    const MASK: u32 = if Self::BITS == 32 {
+        u32::MAX
+    } else {
+        (1u32 << Self::BITS) - 1
+    };
+    const SIGN: u32 = 1u32 << (Self::BITS - 1);
+    const SIZE: IoSize;
+
+    /// Sign-extend a value of this width to 32 bits.
+    #[inline]
+    fn sext(v: u32) -> u32 {
+        match Self::BITS {
+            8 => v as u8 as i8 as i32 as u32,
+            16 => v as u16 as i16 as i32 as u32,
+            _ => v,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct W8;
+#[derive(Clone, Copy, Debug)]
+pub struct W16;
+#[derive(Clone, Copy, Debug)]
+pub struct W32;
+
+impl Width for W8 {
+    const BITS: u32 = 8;
+    const SIZE: IoSize = IoSize::Byte;
+}
+impl Width for W16 {
+    const BITS: u32 = 16;
+    const SIZE: IoSize = IoSize::Word;
+}
+impl Width for W32 {
+    const BITS: u32 = 32;
+    const SIZE: IoSize = IoSize::Dword;
+}
+
+/// A segment register: the visible selector and the hidden descriptor cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub selector: u16,
+    pub base: u32,
+    /// Highest valid offset (0xFFFF in real mode).
+    pub limit: u32,
+}
+
+impl Segment {
+    pub const fn real(selector: u16) -> Segment {
+        Segment {
+            selector,
+            base: (selector as u32) << 4,
+            limit: 0xFFFF,
+        }
+    }
+}
+
+/// The 8086 register file as the SingleStepTests and the debugger see it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Regs16 {
+    pub ax: u16,
+    pub bx: u16,
+    pub cx: u16,
+    pub dx: u16,
+    pub cs: u16,
+    pub ss: u16,
+    pub ds: u16,
+    pub es: u16,
+    pub sp: u16,
+    pub bp: u16,
+    pub si: u16,
+    pub di: u16,
+    pub ip: u16,
+    pub flags: u16,
+}
+
+/// What one call of [`Cpu::step`] did, beyond changing the state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepResult {
+    /// An exception or interrupt delivered during this step: its vector and
+    /// the physical address of the FLAGS image it pushed.
+    pub exception: Option<(u8, u32)>,
+    /// The CPU shut down (a fault while delivering a double fault); it stays
+    /// halted until reset.
+    pub shutdown: bool,
+}
+
+/// Why a run of instructions stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunExit {
+    /// The instruction budget ran out.
+    Budget,
+    /// The CPU executed HLT (or is halted) with no interrupt to wake it.
+    Halted,
+    /// Triple fault: the machine must be reset.
+    Shutdown,
+}
+
+pub struct Cpu {
+    /// EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI.
+    pub regs: [u32; 8],
+    pub eip: u32,
+    pub segs: [Segment; 6],
+    /// EFLAGS except the status bits named in `lazy_mask`.
+    flags: u32,
+    /// Which of OF/SF/ZF/AF/PF/CF are to be derived from `lazy`.
+    lazy_mask: u32,
+    lazy: Lazy,
+    pub model: CpuModel,
+    pub quirks: &'static Quirks,
+    /// Physical address mask from the model's address lines (and, later, A20).
+    pub addr_mask: u32,
+    pub mem: Memory,
+    /// Interrupt descriptor table register (real mode: the IVT at 0).
+    pub idtr_base: u32,
+    pub idtr_limit: u32,
+    pub gdtr_base: u32,
+    pub gdtr_limit: u32,
+    /// The 286 machine status word / CR0.
+    pub cr0: u32,
+    pub cr2: u32,
+    pub cr3: u32,
+    pub cr4: u32,
+    pub halted: bool,
+    pub shutdown: bool,
+    /// Interrupts are held off for one instruction after MOV SS / POP SS /
+    /// STI (SDM vol. 3 §6.8.3).
+    inhibit_interrupts: bool,
+    /// Instructions retired.
+    pub instructions: u64,
+    /// Virtual time in CPU clocks.
+    pub cycles: u64,
+    cache: DecodeCache,
+    /// Set while a step delivers an exception, for [`StepResult`].
+    last_exception: Option<(u8, u32)>,
+}
+
+impl Cpu {
+    /// A CPU of the given model with `ram_bytes` of RAM, in its reset state.
+    pub fn new(model: CpuModel, ram_bytes: usize) -> Cpu {
+        let quirks = model.quirks();
+        let mut cpu = Cpu {
+            regs: [0; 8],
+            eip: 0,
+            segs: [Segment::real(0); 6],
+            flags: quirks.flags_fixed_ones,
+            lazy_mask: 0,
+            lazy: Lazy::new(),
+            model,
+            quirks,
+            addr_mask: if quirks.address_bits >= 32 {
+                u32::MAX
+            } else {
+                (1u32 << quirks.address_bits) - 1
+            },
+            mem: Memory::new(ram_bytes),
+            idtr_base: 0,
+            idtr_limit: 0x3FF,
+            gdtr_base: 0,
+            gdtr_limit: 0xFFFF,
+            cr0: 0,
+            cr2: 0,
+            cr3: 0,
+            cr4: 0,
+            halted: false,
+            shutdown: false,
+            inhibit_interrupts: false,
+            instructions: 0,
+            cycles: 0,
+            cache: DecodeCache::new(),
+            last_exception: None,
+        };
+        cpu.reset();
+        cpu
+    }
+
+    /// The processor reset state (SDM vol. 3 §9.1.1): CS:IP = F000:FFF0 with
+    /// the CS base at the top of the address space on the 286 and later.
+    pub fn reset(&mut self) {
+        self.regs = [0; 8];
+        self.segs = [Segment::real(0); 6];
+        self.flags = self.quirks.flags_fixed_ones;
+        self.lazy_mask = 0;
+        self.idtr_base = 0;
+        self.idtr_limit = 0x3FF;
+        self.cr0 = if self.model >= CpuModel::I80286 {
+            if self.model >= CpuModel::I80386 {
+                0x6000_0010
+            } else {
+                0xFFF0
+            }
+        } else {
+            0
+        };
+        self.halted = false;
+        self.shutdown = false;
+        self.inhibit_interrupts = false;
+        if self.model == CpuModel::I8086 || self.model == CpuModel::I80186 {
+            self.segs[seg::CS] = Segment::real(0xFFFF);
+            self.eip = 0;
+        } else {
+            self.segs[seg::CS] = Segment {
+                selector: 0xF000,
+                base: 0xFFFF_0000 & self.addr_mask,
+                limit: 0xFFFF,
+            };
+            self.eip = 0xFFF0;
+            if self.model >= CpuModel::I80386 {
+                // EDX holds the processor signature after reset.
+                self.regs[reg::DX] = match self.model {
+                    CpuModel::I80386 => 0x0308,
+                    CpuModel::I80486 => 0x0402,
+                    CpuModel::Pentium => 0x0543,
+                    _ => 0x0633,
+                };
+            }
+        }
+    }
+
+    pub fn mem(&self) -> &Memory {
+        &self.mem
+    }
+
+    pub fn mem_mut(&mut self) -> &mut Memory {
+        &mut self.mem
+    }
+
+    pub fn is_halted(&self) -> bool {
+        self.halted
+    }
+
+    // ----- registers -------------------------------------------------------
+
+    /// Read general register `r` at width `W` (for bytes, 4-7 are AH..BH).
+    #[inline(always)]
+    pub fn reg<W: Width>(&self, r: usize) -> u32 {
+        match W::BITS {
+            8 => {
+                if r < 4 {
+                    self.regs[r] & 0xFF
+                } else {
+                    (self.regs[r & 3] >> 8) & 0xFF
+                }
+            }
+            16 => self.regs[r & 7] & 0xFFFF,
+            _ => self.regs[r & 7],
+        }
+    }
+
+    #[inline(always)]
+    pub fn set_reg<W: Width>(&mut self, r: usize, v: u32) {
+        match W::BITS {
+            8 => {
+                if r < 4 {
+                    self.regs[r] = (self.regs[r] & !0xFF) | (v & 0xFF);
+                } else {
+                    let r = r & 3;
+                    self.regs[r] = (self.regs[r] & !0xFF00) | ((v & 0xFF) << 8);
+                }
+            }
+            16 => {
+                let r = r & 7;
+                self.regs[r] = (self.regs[r] & !0xFFFF) | (v & 0xFFFF);
+            }
+            _ => self.regs[r & 7] = v,
+        }
+    }
+
+    /// Load a segment register in real mode (or v8086 mode): base = sel << 4.
+    #[inline]
+    pub fn load_seg_real(&mut self, s: usize, selector: u16) {
+        let seg = &mut self.segs[s];
+        seg.selector = selector;
+        seg.base = (selector as u32) << 4;
+        // Real mode keeps the limit of the cache (unreal mode); after reset
+        // it is 0xFFFF.
+    }
+
+    /// Load a segment register by the rules of the current mode.
+    pub fn load_seg(&mut self, s: usize, selector: u16) -> Result<()> {
+        // Protected-mode descriptor loads arrive with issue 3; until then
+        // every load follows the real-mode rule.
+        self.load_seg_real(s, selector);
+        if s == seg::SS {
+            self.inhibit_interrupts = true;
+        }
+        Ok(())
+    }
+
+    /// The register state as the 8086 sees it.
+    pub fn real_mode_regs(&self) -> Regs16 {
+        Regs16 {
+            ax: self.regs[reg::AX] as u16,
+            bx: self.regs[reg::BX] as u16,
+            cx: self.regs[reg::CX] as u16,
+            dx: self.regs[reg::DX] as u16,
+            cs: self.segs[seg::CS].selector,
+            ss: self.segs[seg::SS].selector,
+            ds: self.segs[seg::DS].selector,
+            es: self.segs[seg::ES].selector,
+            sp: self.regs[reg::SP] as u16,
+            bp: self.regs[reg::BP] as u16,
+            si: self.regs[reg::SI] as u16,
+            di: self.regs[reg::DI] as u16,
+            ip: self.eip as u16,
+            flags: self.flags_word() as u16,
+        }
+    }
+
+    /// Set the 16-bit register file and enter real mode at CS:IP, as a
+    /// LOADALL or a reset vector would. FLAGS go through the model's rules.
+    pub fn set_real_mode_regs(&mut self, r: &Regs16) {
+        self.regs[reg::AX] = r.ax as u32;
+        self.regs[reg::BX] = r.bx as u32;
+        self.regs[reg::CX] = r.cx as u32;
+        self.regs[reg::DX] = r.dx as u32;
+        self.regs[reg::SP] = r.sp as u32;
+        self.regs[reg::BP] = r.bp as u32;
+        self.regs[reg::SI] = r.si as u32;
+        self.regs[reg::DI] = r.di as u32;
+        self.segs[seg::CS] = Segment::real(r.cs);
+        self.segs[seg::SS] = Segment::real(r.ss);
+        self.segs[seg::DS] = Segment::real(r.ds);
+        self.segs[seg::ES] = Segment::real(r.es);
+        self.segs[seg::FS] = Segment::real(0);
+        self.segs[seg::GS] = Segment::real(0);
+        self.eip = r.ip as u32;
+        self.cr0 &= !1;
+        self.flags = self.quirks.flags_fixed_ones;
+        self.lazy_mask = 0;
+        self.write_flags(r.flags as u32, 0xFFFF);
+        self.halted = false;
+        self.shutdown = false;
+        self.inhibit_interrupts = false;
+    }
+
+    /// True in 32-bit code segments (protected mode with CS.D set).
+    #[inline(always)]
+    pub fn code32(&self) -> bool {
+        false
+    }
+
+    /// CR0.PE.
+    #[inline(always)]
+    pub fn protected_mode(&self) -> bool {
+        self.cr0 & 1 != 0
+    }
+
+    // ----- flags -----------------------------------------------------------
+
+    /// The whole EFLAGS register.
+    #[inline]
+    pub fn flags_word(&self) -> u32 {
+        if self.lazy_mask == 0 {
+            self.flags
+        } else {
+            (self.flags & !self.lazy_mask) | (self.lazy.materialize() & self.lazy_mask)
+        }
+    }
+
+    /// Write the bits of `value` selected by `mask` into EFLAGS, keeping the
+    /// bits the model fixes and the bits real mode protects.
+    pub fn write_flags(&mut self, value: u32, mask: u32) {
+        let writable = mask & self.writable_flags();
+        let current = self.flags_word();
+        self.flags = (current & !writable) | (value & writable) | self.quirks.flags_fixed_ones;
+        self.lazy_mask = 0;
+    }
+
+    /// The EFLAGS bits software can change in the current mode.
+    fn writable_flags(&self) -> u32 {
+        let mut w = self.quirks.flags_writable_real;
+        if self.protected_mode() {
+            w |= flags::IOPL | flags::NT;
+        }
+        if self.model >= CpuModel::I80386 {
+            w |= flags::RF;
+        }
+        if self.model >= CpuModel::I80486 {
+            w |= flags::AC;
+        }
+        if self.model >= CpuModel::Pentium {
+            w |= flags::ID;
+        }
+        w
+    }
+
+    /// Record the operands of a flag-setting arithmetic instruction; `which`
+    /// names the status flags it writes (the rest keep their values).
+    #[inline(always)]
+    pub fn set_lazy(&mut self, op: LazyOp, bits: u32, a: u32, b: u32, res: u32, which: u32) {
+        if self.lazy_mask & !which != 0 {
+            // Some still-pending flags survive this instruction: fix them.
+            self.flags = self.flags_word();
+        }
+        self.lazy = Lazy {
+            op,
+            bits: bits as u8,
+            a,
+            b,
+            res,
+        };
+        self.lazy_mask = which;
+    }
+
+    /// Set the flags in `mask` to the bits of `value` (eagerly computed).
+    #[inline(always)]
+    pub fn set_flags(&mut self, mask: u32, value: u32) {
+        if self.lazy_mask != 0 {
+            self.flags = self.flags_word();
+            self.lazy_mask = 0;
+        }
+        self.flags = (self.flags & !mask) | (value & mask);
+    }
+
+    #[inline(always)]
+    pub fn flag(&self, bit: u32) -> bool {
+        if self.lazy_mask & bit != 0 {
+            match bit {
+                flags::CF => self.lazy.cf(),
+                flags::ZF => self.lazy.zf(),
+                flags::SF => self.lazy.sf(),
+                flags::OF => self.lazy.of(),
+                flags::PF => self.lazy.pf(),
+                flags::AF => self.lazy.af(),
+                _ => false,
+            }
+        } else {
+            self.flags & bit != 0
+        }
+    }
+
+    #[inline(always)]
+    pub fn cf(&self) -> bool {
+        self.flag(flags::CF)
+    }
+
+    /// Evaluate condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc).
+    #[inline]
+    pub fn condition(&self, cc: u8) -> bool {
+        let r = match cc >> 1 {
+            0 => self.flag(flags::OF),
+            1 => self.flag(flags::CF),
+            2 => self.flag(flags::ZF),
+            3 => self.flag(flags::CF) || self.flag(flags::ZF),
+            4 => self.flag(flags::SF),
+            5 => self.flag(flags::PF),
+            6 => self.flag(flags::SF) != self.flag(flags::OF),
+            _ => self.flag(flags::ZF) || (self.flag(flags::SF) != self.flag(flags::OF)),
+        };
+        r != (cc & 1 != 0)
+    }
+
+    // ----- memory ----------------------------------------------------------
+
+    /// Translate seg:offset for an access of `len` bytes into a linear address,
+    /// applying the segment limit check of the model.
+    #[inline(always)]
+    fn linear(&self, s: usize, off: u32, len: u32) -> Result<u32> {
+        let segment = &self.segs[s];
+        if off.wrapping_add(len - 1) > segment.limit || off > segment.limit {
+            return Err(self.limit_fault(s));
+        }
+        Ok(segment.base.wrapping_add(off))
+    }
+
+    fn limit_fault(&self, s: usize) -> Fault {
+        if self.model == CpuModel::I80286 || s != seg::SS {
+            Fault::gp(0)
+        } else {
+            Fault::ss(0)
+        }
+    }
+
+    /// Whether an access of `len` bytes at `off` runs past the segment's end
+    /// and must be split byte by byte (the 8086's wrap within a segment).
+    #[inline(always)]
+    fn wraps(&self, s: usize, off: u32, len: u32) -> bool {
+        len > 1
+            && self.quirks.segment_wrap == SegmentWrap::WrapWithinSegment
+            && off.wrapping_add(len - 1) > self.segs[s].limit
+    }
+
+    /// Read `W` bytes at seg:off.
+    #[inline(always)]
+    pub fn read<W: Width>(&mut self, bus: &mut dyn Bus, s: usize, off: u32) -> Result<u32> {
+        if self.wraps(s, off, W::BYTES) {
+            return self.read_split::<W>(bus, s, off);
+        }
+        let lin = self.linear(s, off, W::BYTES)?;
+        Ok(self.read_phys(bus, lin, W::BYTES))
+    }
+
+    /// Write `W` bytes at seg:off.
+    #[inline(always)]
+    pub fn write<W: Width>(&mut self, bus: &mut dyn Bus, s: usize, off: u32, v: u32) -> Result<()> {
+        if self.wraps(s, off, W::BYTES) {
+            return self.write_split::<W>(bus, s, off, v);
+        }
+        let lin = self.linear(s, off, W::BYTES)?;
+        self.write_phys(bus, lin, W::BYTES, v);
+        Ok(())
+    }
+
+    /// Check that an access of `len` bytes at seg:off passes the segment
+    /// checks, without accessing memory (for multi-part operands that must
+    /// fault before any part is used).
+    #[inline]
+    pub fn check_access(&self, s: usize, off: u32, len: u32) -> Result<()> {
+        if len > 1 && self.quirks.segment_wrap == SegmentWrap::WrapWithinSegment {
+            return Ok(());
+        }
+        self.linear(s, off, len).map(|_| ())
+    }
+
+    fn read_split<W: Width>(&mut self, bus: &mut dyn Bus, s: usize, off: u32) -> Result<u32> {
+        let mut v = 0;
+        for i in 0..W::BYTES {
+            let o = off.wrapping_add(i) & self.segs[s].limit;
+            let lin = self.linear(s, o, 1)?;
+            v |= self.read_phys(bus, lin, 1) << (8 * i);
+        }
+        Ok(v)
+    }
+
+    fn write_split<W: Width>(&mut self, bus: &mut dyn Bus, s: usize, off: u32, v: u32) -> Result<()> {
+        for i in 0..W::BYTES {
+            let o = off.wrapping_add(i) & self.segs[s].limit;
+            let lin = self.linear(s, o, 1)?;
+            self.write_phys(bus, lin, 1, v >> (8 * i));
+        }
+        Ok(())
+    }
+
+    /// Read `len` bytes at a linear address (paging arrives with issue 3).
+    #[inline(always)]
+    pub fn read_phys(&mut self, bus: &mut dyn Bus, lin: u32, len: u32) -> u32 {
+        let phys = lin & self.addr_mask;
+        if phys.wrapping_add(len - 1) & self.addr_mask == phys + (len - 1) && self.mem.in_ram(phys, len) {
+            return self.mem.read_le(phys, len);
+        }
+        self.read_phys_slow(bus, lin, len)
+    }
+
+    #[inline(always)]
+    pub fn write_phys(&mut self, bus: &mut dyn Bus, lin: u32, len: u32, v: u32) {
+        let phys = lin & self.addr_mask;
+        if phys.wrapping_add(len - 1) & self.addr_mask == phys + (len - 1) && self.mem.in_ram(phys, len) {
+            self.mem.write_le(phys, len, v);
+            return;
+        }
+        self.write_phys_slow(bus, lin, len, v);
+    }
+
+    /// Accesses that leave RAM or wrap around the top of the address space:
+    /// byte by byte, each byte to RAM or to the bus.
+    #[cold]
+    fn read_phys_slow(&mut self, bus: &mut dyn Bus, lin: u32, len: u32) -> u32 {
+        let mut v = 0;
+        for i in 0..len {
+            let phys = lin.wrapping_add(i) & self.addr_mask;
+            let b = if self.mem.in_ram(phys, 1) {
+                self.mem.read_u8(phys) as u32
+            } else {
+                bus.mmio_read(phys, IoSize::Byte) & 0xFF
+            };
+            v |= b << (8 * i);
+        }
+        v
+    }
+
+    #[cold]
+    fn write_phys_slow(&mut self, bus: &mut dyn Bus, lin: u32, len: u32, v: u32) {
+        for i in 0..len {
+            let phys = lin.wrapping_add(i) & self.addr_mask;
+            let b = (v >> (8 * i)) & 0xFF;
+            if self.mem.in_ram(phys, 1) {
+                self.mem.write_u8(phys, b as u8);
+            } else {
+                bus.mmio_write(phys, IoSize::Byte, b);
+            }
+        }
+    }
+
+    // ----- stack -----------------------------------------------------------
+
+    /// Stack width: 16 bits unless SS is a 32-bit segment (issue 3).
+    #[inline(always)]
+    pub fn stack32(&self) -> bool {
+        false
+    }
+
+    #[inline(always)]
+    pub fn sp_mask(&self) -> u32 {
+        if self.stack32() {
+            u32::MAX
+        } else {
+            0xFFFF
+        }
+    }
+
+    #[inline(always)]
+    fn set_sp(&mut self, v: u32) {
+        let m = self.sp_mask();
+        self.regs[reg::SP] = (self.regs[reg::SP] & !m) | (v & m);
+    }
+
+    /// Push a value of width `W`.
+    #[inline]
+    pub fn push<W: Width>(&mut self, bus: &mut dyn Bus, v: u32) -> Result<()> {
+        let sp = self.regs[reg::SP].wrapping_sub(W::BYTES) & self.sp_mask();
+        self.write::<W>(bus, seg::SS, sp, v)?;
+        self.set_sp(sp);
+        Ok(())
+    }
+
+    /// Pop a value of width `W`.
+    #[inline]
+    pub fn pop<W: Width>(&mut self, bus: &mut dyn Bus) -> Result<u32> {
+        let sp = self.regs[reg::SP] & self.sp_mask();
+        let v = self.read::<W>(bus, seg::SS, sp)?;
+        self.set_sp(sp.wrapping_add(W::BYTES));
+        Ok(v)
+    }
+
+    /// Read the value `depth` bytes above the top of the stack without
+    /// popping it.
+    #[inline]
+    pub fn peek<W: Width>(&mut self, bus: &mut dyn Bus, depth: u32) -> Result<u32> {
+        let sp = self.regs[reg::SP].wrapping_add(depth) & self.sp_mask();
+        self.read::<W>(bus, seg::SS, sp)
+    }
+
+    /// Add to SP (by the stack width).
+    #[inline]
+    pub fn adjust_sp(&mut self, delta: u32) {
+        let sp = self.regs[reg::SP].wrapping_add(delta);
+        self.set_sp(sp);
+    }
+
+    // ----- control transfer ------------------------------------------------
+
+    /// Jump within the code segment, checking the target against CS.limit
+    /// (286+: a jump beyond the limit faults with #GP(0)).
+    #[inline]
+    pub fn jump_near(&mut self, target: u32, op32: bool) -> Result<()> {
+        let target = if op32 { target } else { target & 0xFFFF };
+        if target > self.segs[seg::CS].limit && self.model >= CpuModel::I80286 {
+            return Err(Fault::gp(0));
+        }
+        self.eip = target;
+        Ok(())
+    }
+
+    /// Far jump in real mode.
+    pub fn jump_far(&mut self, selector: u16, offset: u32) -> Result<()> {
+        self.load_seg_real(seg::CS, selector);
+        self.eip = offset;
+        Ok(())
+    }
+
+    /// Deliver interrupt `vector` in real mode: push FLAGS, CS and IP
+    /// (`return_ip`), clear IF and TF, and load CS:IP from the IVT
+    /// (SDM vol. 3 §20.1.4).
+    pub fn interrupt_real(&mut self, bus: &mut dyn Bus, vector: u8, return_ip: u32) -> Result<()> {
+        let entry = vector as u32 * 4;
+        if self.model >= CpuModel::I80286 && entry + 3 > self.idtr_limit {
+            return Err(Fault::gp(vector as u32 * 8 + 2));
+        }
+        let flags_image = self.flags_word();
+        self.push::<W16>(bus, flags_image)?;
+        let flags_addr = (self.segs[seg::SS].base.wrapping_add(self.regs[reg::SP] & self.sp_mask())) & self.addr_mask;
+        let cs = self.segs[seg::CS].selector as u32;
+        self.push::<W16>(bus, cs)?;
+        self.push::<W16>(bus, return_ip & 0xFFFF)?;
+        let lin = self.idtr_base.wrapping_add(entry);
+        let ip = self.read_phys(bus, lin, 2);
+        let cs = self.read_phys(bus, lin.wrapping_add(2), 2);
+        self.set_flags(flags::IF | flags::TF | flags::AC | flags::RF, 0);
+        self.load_seg_real(seg::CS, cs as u16);
+        self.eip = ip;
+        self.last_exception = Some((vector, flags_addr));
+        Ok(())
+    }
+
+    // ----- execution -------------------------------------------------------
+
+    /// Execute one instruction (a REP string instruction runs to completion
+    /// unless an interrupt is pending), delivering any exception it raises.
+    pub fn step(&mut self, bus: &mut dyn Bus) -> StepResult {
+        self.last_exception = None;
+        if self.shutdown {
+            return StepResult {
+                exception: None,
+                shutdown: true,
+            };
+        }
+        if !self.inhibit_interrupts && self.flags_word() & flags::IF != 0 && bus.interrupt_pending() {
+            let vector = bus.acknowledge_interrupt();
+            self.halted = false;
+            let ip = self.eip;
+            if let Err(f) = self.interrupt_real(bus, vector, ip) {
+                self.deliver_fault(bus, f, ip);
+            }
+            return self.step_result();
+        }
+        if self.halted {
+            return self.step_result();
+        }
+        self.inhibit_interrupts = false;
+        let start = self.eip;
+        let trap = self.flags & flags::TF != 0 && self.lazy_mask & flags::TF == 0;
+        match self.execute_one(bus) {
+            Ok(()) => {
+                self.instructions += 1;
+                if trap && !self.halted {
+                    let ip = self.eip;
+                    if let Err(f) = self.interrupt_real(bus, vector::DB, ip) {
+                        self.deliver_fault(bus, f, ip);
+                    }
+                }
+            }
+            Err(fault) => self.deliver_fault(bus, fault, start),
+        }
+        self.step_result()
+    }
+
+    fn step_result(&self) -> StepResult {
+        StepResult {
+            exception: self.last_exception,
+            shutdown: self.shutdown,
+        }
+    }
+
+    /// Run up to `max_instructions` instructions or until HLT.
+    pub fn run(&mut self, bus: &mut dyn Bus, max_instructions: u64) -> RunExit {
+        let end = self.instructions.saturating_add(max_instructions);
+        while self.instructions < end {
+            if self.halted && !(self.flags_word() & flags::IF != 0 && bus.interrupt_pending()) {
+                return RunExit::Halted;
+            }
+            let r = self.step(bus);
+            if r.shutdown {
+                return RunExit::Shutdown;
+            }
+        }
+        RunExit::Budget
+    }
+
+    /// Fetch, decode (through the cache) and execute one instruction.
+    #[inline]
+    fn execute_one(&mut self, bus: &mut dyn Bus) -> Result<()> {
+        let instr: Instr = self.fetch_decoded(bus)?;
+        self.eip = self.eip.wrapping_add(instr.len as u32) & self.ip_mask();
+        self.cycles += 1;
+        (instr.exec)(self, bus, &instr)
+    }
+
+    /// IP wraps at 64 KiB in 16-bit code.
+    #[inline(always)]
+    pub fn ip_mask(&self) -> u32 {
+        if self.code32() {
+            u32::MAX
+        } else {
+            0xFFFF
+        }
+    }
+
+    /// Roll back to the faulting instruction and deliver `fault`; a fault
+    /// while delivering becomes a double fault, and a fault while delivering
+    /// that shuts the CPU down (SDM vol. 3 §6.15, interrupt 8).
+    fn deliver_fault(&mut self, bus: &mut dyn Bus, fault: Fault, fault_ip: u32) {
+        self.eip = fault_ip;
+        let return_ip = if fault.vector == vector::DE && self.quirks.divide_error_pushes_next_ip {
+            self.eip
+        } else {
+            fault_ip
+        };
+        if self.interrupt_real(bus, fault.vector, return_ip).is_ok() {
+            return;
+        }
+        if self.model >= CpuModel::I80286 && self.interrupt_real(bus, vector::DF, fault_ip).is_ok() {
+            return;
+        }
+        self.shutdown = true;
+        self.halted = true;
+    }
+
+    /// Deliver a software interrupt or trap whose return address is the next
+    /// instruction (INT n, INT3, INTO, the 8086's divide error).
+    pub fn software_interrupt(&mut self, bus: &mut dyn Bus, vector: u8) -> Result<()> {
+        let ip = self.eip;
+        self.interrupt_real(bus, vector, ip)
+    }
+
+    /// Read a code byte at CS:offset for the decoder.
+    #[inline]
+    pub(crate) fn fetch_code_byte(&mut self, bus: &mut dyn Bus, offset: u32) -> Result<(u8, u32)> {
+        let off = offset & self.ip_mask();
+        let cs = &self.segs[seg::CS];
+        if off > cs.limit {
+            return Err(Fault::gp(0));
+        }
+        let lin = cs.base.wrapping_add(off);
+        let phys = lin & self.addr_mask;
+        let b = if self.mem.in_ram(phys, 1) {
+            self.mem.read_u8(phys)
+        } else {
+            bus.mmio_read(phys, IoSize::Byte) as u8
+        };
+        Ok((b, phys))
+    }
+
+    fn fetch_decoded(&mut self, bus: &mut dyn Bus) -> Result<Instr> {
+        let cs = &self.segs[seg::CS];
+        let phys = cs.base.wrapping_add(self.eip) & self.addr_mask;
+        let mode = self.decode_mode();
+        if let Some(i) = self.cache.lookup(phys, mode, &self.mem) {
+            // The record was decoded through some CS; this CS must also
+            // reach its last byte without wrapping or passing the limit.
+            if self.eip.wrapping_add(i.len as u32 - 1) <= (self.segs[seg::CS].limit & self.ip_mask()) {
+                return Ok(i);
+            }
+        }
+        let (instr, cacheable) = decode::decode(self, bus)?;
+        if cacheable {
+            let generation = self.mem.mark_code(phys);
+            self.cache.insert(phys, mode, generation, instr);
+        }
+        Ok(instr)
+    }
+
+    /// The decoding context a cached record is valid for.
+    #[inline(always)]
+    fn decode_mode(&self) -> u8 {
+        self.code32() as u8
+    }
+
+    /// Port input through the bus.
+    #[inline]
+    pub fn port_in<W: Width>(&mut self, bus: &mut dyn Bus, port: u16) -> u32 {
+        bus.io_read(port, W::SIZE) & W::MASK
+    }
+
+    #[inline]
+    pub fn port_out<W: Width>(&mut self, bus: &mut dyn Bus, port: u16, v: u32) {
+        bus.io_write(port, W::SIZE, v & W::MASK);
+    }
+
+    /// Hold off maskable interrupts until after the next instruction (STI,
+    /// MOV SS, POP SS).
+    #[inline]
+    pub fn hold_interrupts(&mut self) {
+        self.inhibit_interrupts = true;
+    }
+
+    /// Drop every cached decoded instruction.
+    pub fn flush_decode_cache(&mut self) {
+        self.cache.clear();
+    }
+}

@@ -1,0 +1,8 @@
+//! oxbox: a full-system x86 PC emulator.
+//!
+//! The crate holds the CPU ([`cpu`]), the guest physical address space
+//! ([`memory`]) and, as they arrive, the machine, firmware loaders, debugger
+//! and front ends.
+
+pub mod cpu;
+pub mod memory;

@@ -1,0 +1,176 @@
+//! The guest physical address space.
+//!
+//! For now this is RAM plus the bookkeeping that keeps the CPU's decode cache
+//! coherent: every page that holds decoded instructions is flagged, and a
+//! write to a flagged page bumps that page's generation so the stale decoded
+//! records are never used again (self-modifying code stays correct).
+//! Addresses outside RAM read as open bus (0xFF) and ignore writes; the CPU
+//! routes them to the device bus for MMIO.
+
+pub const PAGE_SHIFT: u32 = 12;
+pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
+
+#[derive(Clone)]
+pub struct Memory {
+    ram: Vec<u8>,
+    /// Per 4 KiB page: true while the decode cache may hold records decoded
+    /// from it.
+    has_code: Vec<bool>,
+    /// Per page: bumped whenever a page holding code is written.
+    generation: Vec<u32>,
+}
+
+impl Memory {
+    /// RAM of `size` bytes, zero-filled. The size is rounded up to a page.
+    pub fn new(size: usize) -> Memory {
+        let pages = size.div_ceil(PAGE_SIZE).max(1);
+        Memory {
+            ram: vec![0; pages * PAGE_SIZE],
+            has_code: vec![false; pages],
+            generation: vec![0; pages],
+        }
+    }
+
+    /// RAM size in bytes.
+    #[inline]
+    pub fn size(&self) -> usize {
+        self.ram.len()
+    }
+
+    /// Whether `[addr, addr + len)` lies entirely in RAM.
+    #[inline]
+    pub fn in_ram(&self, addr: u32, len: u32) -> bool {
+        (addr as usize)
+            .checked_add(len as usize)
+            .is_some_and(|end| end <= self.ram.len())
+    }
+
+    #[inline]
+    pub fn read_u8(&self, addr: u32) -> u8 {
+        self.ram.get(addr as usize).copied().unwrap_or(0xFF)
+    }
+
+    #[inline]
+    pub fn write_u8(&mut self, addr: u32, value: u8) {
+        if let Some(b) = self.ram.get_mut(addr as usize) {
+            *b = value;
+            self.note_write(addr, 1);
+        }
+    }
+
+    /// Little-endian read of `len` (1, 2 or 4) bytes lying entirely in RAM.
+    /// Callers check [`Memory::in_ram`] first.
+    #[inline]
+    pub fn read_le(&self, addr: u32, len: u32) -> u32 {
+        let a = addr as usize;
+        match len {
+            1 => self.ram[a] as u32,
+            2 => u16::from_le_bytes([self.ram[a], self.ram[a + 1]]) as u32,
+            _ => u32::from_le_bytes([
+                self.ram[a],
+                self.ram[a + 1],
+                self.ram[a + 2],
+                self.ram[a + 3],
+            ]),
+        }
+    }
+
+    /// Little-endian write of `len` (1, 2 or 4) bytes lying entirely in RAM.
+    #[inline]
+    pub fn write_le(&mut self, addr: u32, len: u32, value: u32) {
+        let a = addr as usize;
+        let bytes = value.to_le_bytes();
+        self.ram[a..a + len as usize].copy_from_slice(&bytes[..len as usize]);
+        self.note_write(addr, len);
+    }
+
+    /// Copy bytes into RAM (loading images); bytes past the end are dropped.
+    pub fn load(&mut self, addr: u32, data: &[u8]) {
+        for (i, &b) in data.iter().enumerate() {
+            self.write_u8(addr.wrapping_add(i as u32), b);
+        }
+    }
+
+    /// Fill all of RAM with zeros (a cold reset).
+    pub fn clear(&mut self) {
+        self.ram.fill(0);
+        for (code, generation) in self.has_code.iter_mut().zip(self.generation.iter_mut()) {
+            if *code {
+                *code = false;
+                *generation = generation.wrapping_add(1);
+            }
+        }
+    }
+
+    /// The raw RAM, for whole-memory hashing and savestates.
+    pub fn ram(&self) -> &[u8] {
+        &self.ram
+    }
+
+    #[inline]
+    fn note_write(&mut self, addr: u32, len: u32) {
+        let first = (addr >> PAGE_SHIFT) as usize;
+        let last = ((addr + (len - 1)) >> PAGE_SHIFT) as usize;
+        for page in first..=last {
+            if let Some(code) = self.has_code.get_mut(page) {
+                if *code {
+                    *code = false;
+                    self.generation[page] = self.generation[page].wrapping_add(1);
+                }
+            }
+        }
+    }
+
+    /// Record that instructions were decoded from the page holding `addr`;
+    /// returns the page's current generation for the decoded record to carry.
+    #[inline]
+    pub fn mark_code(&mut self, addr: u32) -> u32 {
+        let page = (addr >> PAGE_SHIFT) as usize;
+        self.has_code[page] = true;
+        self.generation[page]
+    }
+
+    /// The current generation of the page holding `addr` (0 outside RAM).
+    #[inline]
+    pub fn generation(&self, addr: u32) -> u32 {
+        self.generation
+            .get((addr >> PAGE_SHIFT) as usize)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writing_a_code_page_bumps_its_generation() {
+        let mut m = Memory::new(64 * 1024);
+        let g = m.mark_code(0x1234);
+        m.write_u8(0x2000, 1); // another page: no change
+        assert_eq!(m.generation(0x1234), g);
+        m.write_u8(0x1FFF, 1);
+        assert_ne!(m.generation(0x1234), g);
+    }
+
+    #[test]
+    fn word_write_across_a_page_boundary_invalidates_both_pages() {
+        let mut m = Memory::new(64 * 1024);
+        let g1 = m.mark_code(0x1000);
+        let g2 = m.mark_code(0x2000);
+        m.write_le(0x1FFF, 2, 0xBEEF);
+        assert_ne!(m.generation(0x1000), g1);
+        assert_ne!(m.generation(0x2000), g2);
+        assert_eq!(m.read_le(0x1FFF, 2), 0xBEEF);
+    }
+
+    #[test]
+    fn outside_ram_reads_open_bus_and_drops_writes() {
+        let mut m = Memory::new(4096);
+        m.write_u8(0x10_0000, 5);
+        assert_eq!(m.read_u8(0x10_0000), 0xFF);
+        assert!(!m.in_ram(4095, 2));
+        assert!(m.in_ram(4094, 2));
+    }
+}

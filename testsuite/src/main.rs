@@ -1,0 +1,122 @@
+//! `testsuite`: oxbox's conformance runner.
+//!
+//! ```text
+//! cargo run --release -p testsuite -- singlestep --cpu 8086 [DIR]
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use oxbox::cpu::CpuModel;
+use testsuite::singlestep::{self, Config, Suite};
+
+#[derive(Parser)]
+#[command(name = "testsuite", about = "oxbox conformance runners")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run SingleStepTests MOO files (one instruction per test).
+    Singlestep(SingleStepArgs),
+}
+
+#[derive(Args)]
+struct SingleStepArgs {
+    /// CPU model (8086, 80186, 80286, ...).
+    #[arg(long, default_value = "8086")]
+    cpu: CpuModel,
+
+    /// Directory of *.MOO.gz files [default: $OXBOX_CONFORMANCE_DIR/singlestep/8086/v1_binary
+    /// or .../80286/v1_real_mode, by --cpu; OXBOX_CONFORMANCE_DIR defaults to
+    /// shared/conformance beside the repository].
+    dir: Option<PathBuf>,
+
+    /// Only run files whose name contains PATTERN.
+    #[arg(long, value_name = "PATTERN")]
+    filter: Option<String>,
+
+    /// Print up to 10 failing tests per file.
+    #[arg(short = 'v', action = ArgAction::SetTrue)]
+    v: bool,
+
+    /// Print up to N failing tests per file.
+    #[arg(long, value_name = "N")]
+    verbose: Option<usize>,
+
+    /// Run at most N tests per file.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+
+    /// Worker threads.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    threads: usize,
+
+    /// Write a ratchet baseline (`<file> <max allowed failures>` per failing
+    /// file) to PATH.
+    #[arg(long, value_name = "PATH")]
+    write_baseline: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Singlestep(args) => run_singlestep(args),
+    }
+}
+
+fn run_singlestep(args: SingleStepArgs) -> ExitCode {
+    let verbose = args.verbose.unwrap_or(if args.v { 10 } else { 1 });
+    if args.write_baseline.is_some() && (args.filter.is_some() || args.limit.is_some()) {
+        eprintln!("error: --write-baseline needs a full run (no --filter or --limit)");
+        return ExitCode::from(2);
+    }
+    let config = Config {
+        dir: args
+            .dir
+            .unwrap_or_else(|| singlestep::default_dir(args.cpu)),
+        filter: args.filter,
+        limit: args.limit,
+        keep_failures: verbose.max(1),
+        threads: args.threads.max(1),
+        ..Config::new(args.cpu)
+    };
+    let suite = match Suite::open(&config) {
+        Ok(suite) => suite,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+
+    singlestep::quiet_cpu_panics();
+    let report = suite.run(|file| {
+        for line in file.lines(verbose) {
+            println!("{line}");
+        }
+    });
+    for line in report.summary_lines() {
+        println!("{line}");
+    }
+
+    if let Some(path) = &args.write_baseline {
+        let text = report.baseline().to_text(config.model);
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+        eprintln!("wrote {}", path.display());
+        return if report.errors().next().is_some() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    if report.counts().failed > 0 || report.errors().next().is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
