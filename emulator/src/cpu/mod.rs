@@ -824,12 +824,12 @@ impl Cpu {
     /// while delivering becomes a double fault, and a fault while delivering
     /// that shuts the CPU down (SDM vol. 3 §6.15, interrupt 8).
     fn deliver_fault(&mut self, bus: &mut dyn Bus, fault: Fault, fault_ip: u32) {
-        self.eip = fault_ip;
         let return_ip = if fault.vector == vector::DE && self.quirks.divide_error_pushes_next_ip {
             self.eip
         } else {
             fault_ip
         };
+        self.eip = fault_ip;
         if self.interrupt_real(bus, fault.vector, return_ip).is_ok() {
             return;
         }

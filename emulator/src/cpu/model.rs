@@ -156,12 +156,28 @@ pub struct Quirks {
     /// 0xD6 is SALC (set AL from carry). Undocumented, present on every Intel
     /// model from the 8086 on.
     pub has_salc: bool,
+    /// DAA/DAS the 8086 way: the high-nibble adjust compares the original AL
+    /// with 0x9F instead of 0x99 when AF was set, and the low-nibble adjust
+    /// never sets CF by its own carry (fits all SingleStepTests 8086
+    /// vectors; the 286 follows the SDM pseudocode).
+    pub bcd_adjust_8086: bool,
+    /// Status flags AAM 0 leaves set when it raises #DE, as recorded on the
+    /// silicon (`None`: flags unchanged). 8086: SF=0 ZF=1 PF=1; 286: SF=0
+    /// ZF=0 PF=1 (SingleStepTests data; OF/AF/CF are undefined).
+    pub aam_zero_szp: Option<u32>,
+    /// The 286 updates SP/SI/DI as part of a memory access that then faults
+    /// with a segment overrun: POP m16 keeps SP incremented, and a string
+    /// instruction keeps the index register of the faulting access advanced
+    /// (SingleStepTests 80286 data). CMPS reads ES:DI before DS:SI.
+    pub commits_index_before_fault: bool,
     /// The instruction length limit (bytes) after which #GP is raised.
     /// The 8086 has none; the 286 limits to 10, the 386 and later to 15.
     pub max_instruction_len: usize,
 }
 
 const FLAGS_LOW: u32 = 0x0FD5; // CF PF AF ZF SF TF IF DF OF
+const ZF_PF: u32 = 0x44;
+const PF_ONLY: u32 = 0x04;
 
 static QUIRKS_8086: Quirks = Quirks {
     address_bits: 20,
@@ -181,6 +197,9 @@ static QUIRKS_8086: Quirks = Quirks {
     sreg_two_bit_decode: true,
     has_386_instructions: false,
     has_salc: true,
+    bcd_adjust_8086: true,
+    aam_zero_szp: Some(ZF_PF),
+    commits_index_before_fault: false,
     max_instruction_len: usize::MAX,
 };
 
@@ -207,6 +226,9 @@ static QUIRKS_80286: Quirks = Quirks {
     flags_writable_real: FLAGS_LOW,
     segment_wrap: SegmentWrap::LimitFault,
     idiv_rejects_most_negative: false,
+    bcd_adjust_8086: false,
+    aam_zero_szp: Some(PF_ONLY),
+    commits_index_before_fault: true,
     f1_is_lock: false,
     max_instruction_len: 10,
     ..QUIRKS_80186
@@ -217,6 +239,8 @@ static QUIRKS_80386: Quirks = Quirks {
     // IOPL and NT are writable in real mode on the 386 (SDM vol. 3 §20.1).
     flags_writable_real: FLAGS_LOW | 0x7000,
     has_386_instructions: true,
+    aam_zero_szp: None,
+    commits_index_before_fault: false,
     max_instruction_len: 15,
     ..QUIRKS_80286
 };

@@ -16,56 +16,62 @@ fn set_al(cpu: &mut Cpu, v: u32) {
     cpu.set_reg::<W8>(reg::AX, v);
 }
 
-/// DAA: decimal adjust AL after addition.
-pub fn daa(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+/// DAA and DAS share one rule (SDM vol. 2 pseudocode): adjust the low
+/// nibble by 6 if it exceeds 9 or AF is set (CF also takes the carry of that
+/// step), then the high nibble by 0x60 if the original AL exceeded 0x99 or CF
+/// was set. The 8086 differs (`Quirks::bcd_adjust_8086`).
+fn decimal_adjust(cpu: &mut Cpu, subtract: bool) {
     let old_al = al(cpu);
     let old_cf = cpu.cf();
     let old_af = cpu.flag(AF);
     let mut v = old_al;
     let mut f = 0;
-    if v & 0x0F > 9 || old_af {
-        v += 6;
+    let low_adjust = v & 0x0F > 9 || old_af;
+    if low_adjust {
+        let (r, carry) = if subtract {
+            (v.wrapping_sub(6), v < 6)
+        } else {
+            (v + 6, v + 6 > 0xFF)
+        };
+        v = r & 0xFF;
         f |= AF;
+        if (carry && !cpu.quirks.bcd_adjust_8086) || old_cf {
+            f |= CF;
+        }
     }
-    // The 8086 and 286 compare the original AL against 0x99 (or 0x9F when
-    // the low-nibble adjust happened without AF set... see SDM pseudocode).
-    if old_al > 0x99 || old_cf {
-        v += 0x60;
+    let threshold = if old_af && cpu.quirks.bcd_adjust_8086 {
+        0x9F
+    } else {
+        0x99
+    };
+    if old_al > threshold || old_cf {
+        v = if subtract { v.wrapping_sub(0x60) } else { v + 0x60 } & 0xFF;
         f |= CF;
     }
-    let v = v & 0xFF;
     f |= szp(v, 8);
-    // OF is undefined; the silicon sets it as for the signed add it performs.
-    if (old_al ^ v) & v & 0x80 != 0 {
+    // OF is undefined; the silicon sets it as for the signed add/subtract
+    // of the adjustment.
+    let overflow = if subtract {
+        (old_al ^ v) & old_al & 0x80 != 0
+    } else {
+        (old_al ^ v) & v & 0x80 != 0
+    };
+    if overflow {
         f |= OF;
     }
     set_al(cpu, v);
     cpu.set_flags(OSZAPC, f);
+}
+
+/// DAA: decimal adjust AL after addition.
+pub fn daa(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+    decimal_adjust(cpu, false);
     Ok(())
 }
 
 /// DAS: decimal adjust AL after subtraction.
 pub fn das(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
-    let old_al = al(cpu);
-    let old_cf = cpu.cf();
-    let old_af = cpu.flag(AF);
-    let mut v = old_al;
-    let mut f = 0;
-    if v & 0x0F > 9 || old_af {
-        v = v.wrapping_sub(6);
-        f |= AF;
-    }
-    if old_al > 0x99 || old_cf {
-        v = v.wrapping_sub(0x60);
-        f |= CF;
-    }
-    let v = v & 0xFF;
-    f |= szp(v, 8);
-    if (old_al ^ v) & old_al & 0x80 != 0 {
-        f |= OF;
-    }
-    set_al(cpu, v);
-    cpu.set_flags(OSZAPC, f);
+    decimal_adjust(cpu, true);
     Ok(())
 }
 
@@ -123,6 +129,9 @@ pub fn aas(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
 pub fn aam(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     let base = i.imm & 0xFF;
     if base == 0 {
+        if let Some(f) = cpu.quirks.aam_zero_szp {
+            cpu.set_flags(SF | ZF | PF, f);
+        }
         return Err(Fault::de());
     }
     let a = al(cpu);

@@ -183,7 +183,9 @@ pub fn pop_rm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<(
     let sp = cpu.regs[reg::SP];
     let v = cpu.pop::<W>(bus)?;
     if let Err(f) = cpu.write_rm::<W>(bus, i, v) {
-        cpu.regs[reg::SP] = sp;
+        if !cpu.quirks.commits_index_before_fault {
+            cpu.regs[reg::SP] = sp;
+        }
         return Err(f);
     }
     Ok(())

@@ -71,7 +71,13 @@ fn repeat(
         if count == 0 {
             return Ok(());
         }
-        body(cpu, bus)?;
+        if let Err(f) = body(cpu, bus) {
+            if cpu.quirks.commits_index_before_fault {
+                // The 286 has already counted the faulting iteration.
+                set_idx(cpu, i, reg::CX, count.wrapping_sub(1));
+            }
+            return Err(f);
+        }
         set_idx(cpu, i, reg::CX, count.wrapping_sub(1));
         if compares {
             let zf = cpu.flag(ZF);
@@ -87,83 +93,147 @@ fn repeat(
     }
 }
 
+/// Index-register bookkeeping for one string iteration. On most models the
+/// registers advance after every access of the iteration succeeded, so a
+/// faulting iteration restarts cleanly; the 286 advances each register as
+/// part of its access, even one that faults (`Quirks::commits_index_before_fault`).
+struct Step {
+    early: bool,
+    d: u32,
+}
+
+impl Step {
+    fn new<W: Width>(cpu: &Cpu) -> Step {
+        Step {
+            early: cpu.quirks.commits_index_before_fault,
+            d: delta::<W>(cpu),
+        }
+    }
+
+    /// The offset for an access through index register `r`.
+    #[inline(always)]
+    fn at(&self, cpu: &mut Cpu, i: &Instr, r: usize) -> u32 {
+        let off = idx(cpu, i, r);
+        if self.early {
+            advance(cpu, i, r, self.d);
+        }
+        off
+    }
+
+    /// A write through ES:DI that faults on the 286 has counted CX down one
+    /// more time under a REP prefix (SingleStepTests 80286 data: STOS, INS).
+    #[inline(always)]
+    fn write<W: Width>(&self, cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr, off: u32, v: u32) -> Result<()> {
+        let r = cpu.write::<W>(bus, seg::ES, off, v);
+        if r.is_err() && self.early && i.pfx & (pfx::REP | pfx::REPNE) != 0 {
+            let cx = idx(cpu, i, reg::CX);
+            set_idx(cpu, i, reg::CX, cx.wrapping_sub(1));
+        }
+        r
+    }
+
+    /// After the iteration's accesses succeeded.
+    #[inline(always)]
+    fn done(&self, cpu: &mut Cpu, i: &Instr, regs: &[usize]) {
+        if !self.early {
+            for &r in regs {
+                advance(cpu, i, r, self.d);
+            }
+        }
+    }
+}
+
 pub fn movs<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let d = delta::<W>(cpu);
+    let st = Step::new::<W>(cpu);
     repeat(cpu, bus, i, false, |cpu, bus| {
-        let v = cpu.read::<W>(bus, i.seg(), idx(cpu, i, reg::SI))?;
-        cpu.write::<W>(bus, seg::ES, idx(cpu, i, reg::DI), v)?;
-        advance(cpu, i, reg::SI, d);
-        advance(cpu, i, reg::DI, d);
+        let src = st.at(cpu, i, reg::SI);
+        let v = cpu.read::<W>(bus, i.seg(), src)?;
+        let dst = st.at(cpu, i, reg::DI);
+        st.write::<W>(cpu, bus, i, dst, v)?;
+        st.done(cpu, i, &[reg::SI, reg::DI]);
         Ok(())
     })
 }
 
 pub fn cmps<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let d = delta::<W>(cpu);
+    let st = Step::new::<W>(cpu);
     repeat(cpu, bus, i, true, |cpu, bus| {
-        let a = cpu.read::<W>(bus, i.seg(), idx(cpu, i, reg::SI))?;
-        let b = cpu.read::<W>(bus, seg::ES, idx(cpu, i, reg::DI))?;
+        let (a, b) = if st.early {
+            // The 286 fetches the ES:DI operand first.
+            let dst = st.at(cpu, i, reg::DI);
+            let b = cpu.read::<W>(bus, seg::ES, dst)?;
+            let src = st.at(cpu, i, reg::SI);
+            (cpu.read::<W>(bus, i.seg(), src)?, b)
+        } else {
+            let src = st.at(cpu, i, reg::SI);
+            let a = cpu.read::<W>(bus, i.seg(), src)?;
+            let dst = st.at(cpu, i, reg::DI);
+            (a, cpu.read::<W>(bus, seg::ES, dst)?)
+        };
         alu::<W>(cpu, CMP, a, b);
-        advance(cpu, i, reg::SI, d);
-        advance(cpu, i, reg::DI, d);
+        st.done(cpu, i, &[reg::SI, reg::DI]);
         Ok(())
     })
 }
 
 pub fn stos<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let d = delta::<W>(cpu);
+    let st = Step::new::<W>(cpu);
     repeat(cpu, bus, i, false, |cpu, bus| {
         let v = cpu.reg::<W>(reg::AX);
-        cpu.write::<W>(bus, seg::ES, idx(cpu, i, reg::DI), v)?;
-        advance(cpu, i, reg::DI, d);
+        let dst = st.at(cpu, i, reg::DI);
+        st.write::<W>(cpu, bus, i, dst, v)?;
+        st.done(cpu, i, &[reg::DI]);
         Ok(())
     })
 }
 
 pub fn lods<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let d = delta::<W>(cpu);
+    let st = Step::new::<W>(cpu);
     repeat(cpu, bus, i, false, |cpu, bus| {
-        let v = cpu.read::<W>(bus, i.seg(), idx(cpu, i, reg::SI))?;
+        let src = st.at(cpu, i, reg::SI);
+        let v = cpu.read::<W>(bus, i.seg(), src)?;
         cpu.set_reg::<W>(reg::AX, v);
-        advance(cpu, i, reg::SI, d);
+        st.done(cpu, i, &[reg::SI]);
         Ok(())
     })
 }
 
 pub fn scas<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let d = delta::<W>(cpu);
+    let st = Step::new::<W>(cpu);
     repeat(cpu, bus, i, true, |cpu, bus| {
         let a = cpu.reg::<W>(reg::AX);
-        let b = cpu.read::<W>(bus, seg::ES, idx(cpu, i, reg::DI))?;
+        let dst = st.at(cpu, i, reg::DI);
+        let b = cpu.read::<W>(bus, seg::ES, dst)?;
         alu::<W>(cpu, CMP, a, b);
-        advance(cpu, i, reg::DI, d);
+        st.done(cpu, i, &[reg::DI]);
         Ok(())
     })
 }
 
-/// INS (186+): port DX → ES:DI.
+/// INS (186+): port DX → ES:DI. The destination is checked before the port
+/// is read, so a faulting INS does not consume input.
 pub fn ins<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let d = delta::<W>(cpu);
+    let st = Step::new::<W>(cpu);
     repeat(cpu, bus, i, false, |cpu, bus| {
         let port = cpu.reg::<W16>(reg::DX) as u16;
-        let di = idx(cpu, i, reg::DI);
-        // The destination is checked before the port is read.
-        cpu.check_access(seg::ES, di, W::BYTES)?;
+        let dst = st.at(cpu, i, reg::DI);
+        cpu.check_access(seg::ES, dst, W::BYTES)?;
         let v = cpu.port_in::<W>(bus, port);
-        cpu.write::<W>(bus, seg::ES, di, v)?;
-        advance(cpu, i, reg::DI, d);
+        st.write::<W>(cpu, bus, i, dst, v)?;
+        st.done(cpu, i, &[reg::DI]);
         Ok(())
     })
 }
 
 /// OUTS (186+): seg:SI → port DX.
 pub fn outs<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let d = delta::<W>(cpu);
+    let st = Step::new::<W>(cpu);
     repeat(cpu, bus, i, false, |cpu, bus| {
         let port = cpu.reg::<W16>(reg::DX) as u16;
-        let v = cpu.read::<W>(bus, i.seg(), idx(cpu, i, reg::SI))?;
+        let src = st.at(cpu, i, reg::SI);
+        let v = cpu.read::<W>(bus, i.seg(), src)?;
         cpu.port_out::<W>(bus, port, v);
-        advance(cpu, i, reg::SI, d);
+        st.done(cpu, i, &[reg::SI]);
         Ok(())
     })
 }
