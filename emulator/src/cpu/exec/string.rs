@@ -5,6 +5,8 @@
 //! pending interrupt suspends it with EIP still on the instruction, so it
 //! resumes after the handler returns with the registers as they were left.
 
+use std::cell::Cell;
+
 use crate::cpu::decode::{pfx, Instr};
 use crate::cpu::flags::{DF, IF, ZF};
 use crate::cpu::{reg, seg, Cpu, Result, Width, W16};
@@ -60,6 +62,7 @@ fn repeat(
     cpu: &mut Cpu,
     bus: &mut dyn Bus,
     i: &Instr,
+    st: &Step,
     compares: bool,
     mut body: impl FnMut(&mut Cpu, &mut dyn Bus) -> Result<()>,
 ) -> Result<()> {
@@ -72,10 +75,8 @@ fn repeat(
             return Ok(());
         }
         if let Err(f) = body(cpu, bus) {
-            if cpu.quirks.commits_index_before_fault {
-                // The 286 has already counted the faulting iteration.
-                set_idx(cpu, i, reg::CX, count.wrapping_sub(1));
-            }
+            // The 286 may already have counted the faulting iteration.
+            set_idx(cpu, i, reg::CX, count.wrapping_sub(st.counted_at_fault.get()));
             return Err(f);
         }
         set_idx(cpu, i, reg::CX, count.wrapping_sub(1));
@@ -100,6 +101,11 @@ fn repeat(
 struct Step {
     early: bool,
     d: u32,
+    /// How far a REP loop has counted CX down if the access being made now
+    /// faults (286 only; 0 elsewhere). SingleStepTests 80286 data: a read
+    /// fault counts the iteration once, a write fault twice, and the first
+    /// (ES:DI) read of CMPS not at all.
+    counted_at_fault: Cell<u32>,
 }
 
 impl Step {
@@ -107,6 +113,16 @@ impl Step {
         Step {
             early: cpu.quirks.commits_index_before_fault,
             d: delta::<W>(cpu),
+            counted_at_fault: Cell::new(0),
+        }
+    }
+
+    /// The next access of this iteration, were it to fault, leaves CX
+    /// counted down `n` times (286).
+    #[inline(always)]
+    fn counts(&self, n: u32) {
+        if self.early {
+            self.counted_at_fault.set(n);
         }
     }
 
@@ -120,16 +136,11 @@ impl Step {
         off
     }
 
-    /// A write through ES:DI that faults on the 286 has counted CX down one
-    /// more time under a REP prefix (SingleStepTests 80286 data: STOS, INS).
+    /// A write through ES:DI.
     #[inline(always)]
-    fn write<W: Width>(&self, cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr, off: u32, v: u32) -> Result<()> {
-        let r = cpu.write::<W>(bus, seg::ES, off, v);
-        if r.is_err() && self.early && i.pfx & (pfx::REP | pfx::REPNE) != 0 {
-            let cx = idx(cpu, i, reg::CX);
-            set_idx(cpu, i, reg::CX, cx.wrapping_sub(1));
-        }
-        r
+    fn write<W: Width>(&self, cpu: &mut Cpu, bus: &mut dyn Bus, off: u32, v: u32) -> Result<()> {
+        self.counts(2);
+        cpu.write::<W>(bus, seg::ES, off, v)
     }
 
     /// After the iteration's accesses succeeded.
@@ -145,11 +156,12 @@ impl Step {
 
 pub fn movs<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     let st = Step::new::<W>(cpu);
-    repeat(cpu, bus, i, false, |cpu, bus| {
+    repeat(cpu, bus, i, &st, false, |cpu, bus| {
+        st.counts(1);
         let src = st.at(cpu, i, reg::SI);
         let v = cpu.read::<W>(bus, i.seg(), src)?;
         let dst = st.at(cpu, i, reg::DI);
-        st.write::<W>(cpu, bus, i, dst, v)?;
+        st.write::<W>(cpu, bus, dst, v)?;
         st.done(cpu, i, &[reg::SI, reg::DI]);
         Ok(())
     })
@@ -157,11 +169,13 @@ pub fn movs<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()>
 
 pub fn cmps<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     let st = Step::new::<W>(cpu);
-    repeat(cpu, bus, i, true, |cpu, bus| {
+    repeat(cpu, bus, i, &st, true, |cpu, bus| {
         let (a, b) = if st.early {
             // The 286 fetches the ES:DI operand first.
+            st.counts(0);
             let dst = st.at(cpu, i, reg::DI);
             let b = cpu.read::<W>(bus, seg::ES, dst)?;
+            st.counts(1);
             let src = st.at(cpu, i, reg::SI);
             (cpu.read::<W>(bus, i.seg(), src)?, b)
         } else {
@@ -178,10 +192,10 @@ pub fn cmps<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()>
 
 pub fn stos<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     let st = Step::new::<W>(cpu);
-    repeat(cpu, bus, i, false, |cpu, bus| {
+    repeat(cpu, bus, i, &st, false, |cpu, bus| {
         let v = cpu.reg::<W>(reg::AX);
         let dst = st.at(cpu, i, reg::DI);
-        st.write::<W>(cpu, bus, i, dst, v)?;
+        st.write::<W>(cpu, bus, dst, v)?;
         st.done(cpu, i, &[reg::DI]);
         Ok(())
     })
@@ -189,7 +203,8 @@ pub fn stos<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()>
 
 pub fn lods<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     let st = Step::new::<W>(cpu);
-    repeat(cpu, bus, i, false, |cpu, bus| {
+    repeat(cpu, bus, i, &st, false, |cpu, bus| {
+        st.counts(1);
         let src = st.at(cpu, i, reg::SI);
         let v = cpu.read::<W>(bus, i.seg(), src)?;
         cpu.set_reg::<W>(reg::AX, v);
@@ -200,8 +215,9 @@ pub fn lods<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()>
 
 pub fn scas<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     let st = Step::new::<W>(cpu);
-    repeat(cpu, bus, i, true, |cpu, bus| {
+    repeat(cpu, bus, i, &st, true, |cpu, bus| {
         let a = cpu.reg::<W>(reg::AX);
+        st.counts(1);
         let dst = st.at(cpu, i, reg::DI);
         let b = cpu.read::<W>(bus, seg::ES, dst)?;
         alu::<W>(cpu, CMP, a, b);
@@ -214,12 +230,13 @@ pub fn scas<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()>
 /// is read, so a faulting INS does not consume input.
 pub fn ins<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     let st = Step::new::<W>(cpu);
-    repeat(cpu, bus, i, false, |cpu, bus| {
+    repeat(cpu, bus, i, &st, false, |cpu, bus| {
         let port = cpu.reg::<W16>(reg::DX) as u16;
         let dst = st.at(cpu, i, reg::DI);
+        st.counts(2);
         cpu.check_access(seg::ES, dst, W::BYTES)?;
         let v = cpu.port_in::<W>(bus, port);
-        st.write::<W>(cpu, bus, i, dst, v)?;
+        st.write::<W>(cpu, bus, dst, v)?;
         st.done(cpu, i, &[reg::DI]);
         Ok(())
     })
@@ -228,8 +245,9 @@ pub fn ins<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> 
 /// OUTS (186+): seg:SI → port DX.
 pub fn outs<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     let st = Step::new::<W>(cpu);
-    repeat(cpu, bus, i, false, |cpu, bus| {
+    repeat(cpu, bus, i, &st, false, |cpu, bus| {
         let port = cpu.reg::<W16>(reg::DX) as u16;
+        st.counts(1);
         let src = st.at(cpu, i, reg::SI);
         let v = cpu.read::<W>(bus, i.seg(), src)?;
         cpu.port_out::<W>(bus, port, v);
