@@ -5,4 +5,5 @@
 //! and front ends.
 
 pub mod cpu;
+pub mod machine;
 pub mod memory;

@@ -1,3 +1,119 @@
-fn main() {
-    println!("oxbox");
+//! The `oxbox` command line.
+//!
+//! Options follow QEMU's conventions where QEMU has one. This first slice
+//! runs a firmware image from the reset vector with the debug console on
+//! stdout; the BIOS, disks, display and serial ports arrive with their
+//! issues.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use oxbox::cpu::{CpuModel, RunExit};
+use oxbox::machine::Machine;
+
+/// The built-in firmware until oxbox's BIOS lands: the CPU self-test ROM
+/// (source in bios/selftest.asm).
+const DEFAULT_ROM: &[u8] = include_bytes!("../../roms/selftest.bin");
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "oxbox",
+    version,
+    about = "oxbox: a full-system x86 PC emulator"
+)]
+struct Args {
+    /// CPU model: 8086, 80186, 80286, 80386, 80486, pentium, p6.
+    #[arg(long, default_value = "p6", value_parser = parse_model)]
+    cpu: CpuModel,
+
+    /// Guest RAM in MiB.
+    #[arg(short = 'm', long = "memory", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=3072))]
+    memory: u32,
+
+    /// Firmware image run from the reset vector (default: the built-in
+    /// CPU self-test ROM).
+    #[arg(long)]
+    bios: Option<PathBuf>,
+
+    /// Stop after this many instructions.
+    #[arg(long, value_name = "N")]
+    max_instructions: Option<u64>,
+
+    /// Where the debug console (port 0xE9) goes: stdio, none, or file:PATH.
+    #[arg(long, default_value = "stdio", value_parser = parse_debugcon)]
+    debugcon: Debugcon,
+}
+
+#[derive(Clone, Debug)]
+enum Debugcon {
+    Stdio,
+    None,
+    File(PathBuf),
+}
+
+fn parse_model(s: &str) -> Result<CpuModel, String> {
+    s.parse()
+}
+
+fn parse_debugcon(s: &str) -> Result<Debugcon, String> {
+    match s {
+        "stdio" => Ok(Debugcon::Stdio),
+        "none" => Ok(Debugcon::None),
+        _ => match s.strip_prefix("file:") {
+            Some(p) if !p.is_empty() => Ok(Debugcon::File(PathBuf::from(p))),
+            _ => Err(format!("expected stdio, none or file:PATH, got '{s}'")),
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("oxbox: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<ExitCode, String> {
+    let rom = match &args.bios {
+        Some(path) => std::fs::read(path)
+            .map_err(|e| format!("cannot read firmware image {}: {e}", path.display()))?,
+        None => DEFAULT_ROM.to_vec(),
+    };
+    let debugcon: Box<dyn Write + Send> = match &args.debugcon {
+        Debugcon::Stdio => Box::new(io::stdout()),
+        Debugcon::None => Box::new(io::sink()),
+        Debugcon::File(p) => Box::new(
+            File::create(p)
+                .map_err(|e| format!("cannot create debug console file {}: {e}", p.display()))?,
+        ),
+    };
+    let ram = args.memory as usize * 1024 * 1024;
+    let mut machine = Machine::new(args.cpu, ram, &rom, debugcon).map_err(|e| {
+        let name = args
+            .bios
+            .as_ref()
+            .map_or("built-in ROM".to_string(), |p| p.display().to_string());
+        format!("{name}: {e}")
+    })?;
+    let budget = args.max_instructions.unwrap_or(u64::MAX);
+    match machine.run(budget) {
+        RunExit::Halted | RunExit::Budget => Ok(ExitCode::SUCCESS),
+        RunExit::Shutdown => {
+            let cpu = &machine.cpu;
+            eprintln!(
+                "oxbox: the guest triple-faulted (CPU shutdown) at {:04X}:{:08X} after {} instructions",
+                cpu.segs[oxbox::cpu::seg::CS].selector,
+                cpu.eip,
+                cpu.instructions
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
 }

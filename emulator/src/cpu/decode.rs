@@ -165,7 +165,9 @@ impl Fetcher<'_> {
         if self.len as usize >= self.max_len {
             return Err(Fault::gp(0));
         }
-        let (b, phys) = self.cpu.fetch_code_byte(self.bus, self.start.wrapping_add(self.len))?;
+        let (b, phys) = self
+            .cpu
+            .fetch_code_byte(self.bus, self.start.wrapping_add(self.len))?;
         if self.len == 0 {
             self.first_phys = phys;
             self.cacheable = self.cpu.mem.in_ram(phys, 1);

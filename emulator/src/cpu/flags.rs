@@ -167,7 +167,11 @@ impl Default for Lazy {
 /// SF, ZF and PF of a result of the given width, as EFLAGS bits.
 #[inline]
 pub fn szp(res: u32, bits: u32) -> u32 {
-    let mask = if bits == 32 { u32::MAX } else { (1u32 << bits) - 1 };
+    let mask = if bits == 32 {
+        u32::MAX
+    } else {
+        (1u32 << bits) - 1
+    };
     let mut f = 0;
     if res & mask == 0 {
         f |= ZF;
@@ -186,7 +190,11 @@ mod tests {
     use super::*;
 
     fn add(bits: u8, a: u32, b: u32, c: u32) -> Lazy {
-        let mask = if bits == 32 { u32::MAX } else { (1 << bits) - 1 };
+        let mask = if bits == 32 {
+            u32::MAX
+        } else {
+            (1 << bits) - 1
+        };
         Lazy {
             op: LazyOp::Add,
             bits,
@@ -197,7 +205,11 @@ mod tests {
     }
 
     fn sub(bits: u8, a: u32, b: u32, c: u32) -> Lazy {
-        let mask = if bits == 32 { u32::MAX } else { (1 << bits) - 1 };
+        let mask = if bits == 32 {
+            u32::MAX
+        } else {
+            (1 << bits) - 1
+        };
         Lazy {
             op: LazyOp::Sub,
             bits,

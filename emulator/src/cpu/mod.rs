@@ -577,7 +577,13 @@ impl Cpu {
         Ok(v)
     }
 
-    fn write_split<W: Width>(&mut self, bus: &mut dyn Bus, s: usize, off: u32, v: u32) -> Result<()> {
+    fn write_split<W: Width>(
+        &mut self,
+        bus: &mut dyn Bus,
+        s: usize,
+        off: u32,
+        v: u32,
+    ) -> Result<()> {
         for i in 0..W::BYTES {
             let o = off.wrapping_add(i) & self.segs[s].limit;
             let lin = self.linear(s, o, 1)?;
@@ -587,10 +593,15 @@ impl Cpu {
     }
 
     /// Read `len` bytes at a linear address (paging arrives with issue 3).
+    /// The fast path needs the access not to wrap around the address space
+    /// (an IDTR base near 4 GiB can ask for that); `wrapping_add` keeps the
+    /// test itself from overflowing.
     #[inline(always)]
     pub fn read_phys(&mut self, bus: &mut dyn Bus, lin: u32, len: u32) -> u32 {
         let phys = lin & self.addr_mask;
-        if phys.wrapping_add(len - 1) & self.addr_mask == phys + (len - 1) && self.mem.in_ram(phys, len) {
+        if phys.wrapping_add(len - 1) & self.addr_mask == phys.wrapping_add(len - 1)
+            && self.mem.in_ram(phys, len)
+        {
             return self.mem.read_le(phys, len);
         }
         self.read_phys_slow(bus, lin, len)
@@ -599,7 +610,9 @@ impl Cpu {
     #[inline(always)]
     pub fn write_phys(&mut self, bus: &mut dyn Bus, lin: u32, len: u32, v: u32) {
         let phys = lin & self.addr_mask;
-        if phys.wrapping_add(len - 1) & self.addr_mask == phys + (len - 1) && self.mem.in_ram(phys, len) {
+        if phys.wrapping_add(len - 1) & self.addr_mask == phys.wrapping_add(len - 1)
+            && self.mem.in_ram(phys, len)
+        {
             self.mem.write_le(phys, len, v);
             return;
         }
@@ -706,8 +719,21 @@ impl Cpu {
         Ok(())
     }
 
+    /// Check a far transfer's target offset against the CS limit: in real
+    /// mode a 32-bit offset above 0xFFFF raises #GP(0) (SDM vol. 2, JMP,
+    /// CALL, RET and IRET: "#GP If the ... instruction pointer is not within
+    /// the code segment limit"; CALL checks before pushing).
+    #[inline]
+    pub fn check_far_target(&self, offset: u32) -> Result<()> {
+        if offset > self.segs[seg::CS].limit && self.model >= CpuModel::I80286 {
+            return Err(Fault::gp(0));
+        }
+        Ok(())
+    }
+
     /// Far jump in real mode.
     pub fn jump_far(&mut self, selector: u16, offset: u32) -> Result<()> {
+        self.check_far_target(offset)?;
         self.load_seg_real(seg::CS, selector);
         self.eip = offset;
         Ok(())
@@ -723,7 +749,10 @@ impl Cpu {
         }
         let flags_image = self.flags_word();
         self.push::<W16>(bus, flags_image)?;
-        let flags_addr = (self.segs[seg::SS].base.wrapping_add(self.regs[reg::SP] & self.sp_mask())) & self.addr_mask;
+        let flags_addr = (self.segs[seg::SS]
+            .base
+            .wrapping_add(self.regs[reg::SP] & self.sp_mask()))
+            & self.addr_mask;
         let cs = self.segs[seg::CS].selector as u32;
         self.push::<W16>(bus, cs)?;
         self.push::<W16>(bus, return_ip & 0xFFFF)?;
@@ -749,7 +778,8 @@ impl Cpu {
                 shutdown: true,
             };
         }
-        if !self.inhibit_interrupts && self.flags_word() & flags::IF != 0 && bus.interrupt_pending() {
+        if !self.inhibit_interrupts && self.flags_word() & flags::IF != 0 && bus.interrupt_pending()
+        {
             let vector = bus.acknowledge_interrupt();
             self.halted = false;
             let ip = self.eip;
@@ -833,7 +863,8 @@ impl Cpu {
         if self.interrupt_real(bus, fault.vector, return_ip).is_ok() {
             return;
         }
-        if self.model >= CpuModel::I80286 && self.interrupt_real(bus, vector::DF, fault_ip).is_ok() {
+        if self.model >= CpuModel::I80286 && self.interrupt_real(bus, vector::DF, fault_ip).is_ok()
+        {
             return;
         }
         self.shutdown = true;
@@ -850,7 +881,15 @@ impl Cpu {
     /// Read a code byte at CS:offset for the decoder.
     #[inline]
     pub(crate) fn fetch_code_byte(&mut self, bus: &mut dyn Bus, offset: u32) -> Result<(u8, u32)> {
-        let off = offset & self.ip_mask();
+        // The 8086/186 fetch an instruction that runs past offset 0xFFFF
+        // from offset 0 of CS; the 286 and later raise #GP(0) (80386 PRM
+        // §14.7 item 8, "Sequential execution across offset 65,535"; 286
+        // PRM, real-mode interrupt 13).
+        let off = if self.quirks.segment_wrap == SegmentWrap::WrapWithinSegment {
+            offset & self.ip_mask()
+        } else {
+            offset
+        };
         let cs = &self.segs[seg::CS];
         if off > cs.limit {
             return Err(Fault::gp(0));
@@ -872,7 +911,9 @@ impl Cpu {
         if let Some(i) = self.cache.lookup(phys, mode, &self.mem) {
             // The record was decoded through some CS; this CS must also
             // reach its last byte without wrapping or passing the limit.
-            if self.eip.wrapping_add(i.len as u32 - 1) <= (self.segs[seg::CS].limit & self.ip_mask()) {
+            if self.eip.wrapping_add(i.len as u32 - 1)
+                <= (self.segs[seg::CS].limit & self.ip_mask())
+            {
                 return Ok(i);
             }
         }

@@ -89,7 +89,10 @@ impl FromStr for CpuModel {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         CpuModel::from_name(s).ok_or_else(|| {
             let names: Vec<&str> = CpuModel::ALL.iter().map(|m| m.name()).collect();
-            format!("unknown CPU model '{s}' (expected one of: {})", names.join(", "))
+            format!(
+                "unknown CPU model '{s}' (expected one of: {})",
+                names.join(", ")
+            )
         })
     }
 }

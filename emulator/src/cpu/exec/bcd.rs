@@ -45,7 +45,11 @@ fn decimal_adjust(cpu: &mut Cpu, subtract: bool) {
         0x99
     };
     if old_al > threshold || old_cf {
-        v = if subtract { v.wrapping_sub(0x60) } else { v + 0x60 } & 0xFF;
+        v = if subtract {
+            v.wrapping_sub(0x60)
+        } else {
+            v + 0x60
+        } & 0xFF;
         f |= CF;
     }
     f |= szp(v, 8);

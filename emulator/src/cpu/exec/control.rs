@@ -100,6 +100,7 @@ pub fn call_rm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<
 
 /// Push CS and (E)IP, then jump far.
 fn call_far_to<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, sel: u16, off: u32) -> Result<()> {
+    cpu.check_far_target(off)?;
     let sp = cpu.regs[reg::SP];
     let cs = cpu.segs[seg::CS].selector as u32;
     let ret = cpu.eip;

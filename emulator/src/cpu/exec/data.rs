@@ -150,7 +150,11 @@ pub fn push_sreg<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Resul
 
 /// POP sreg; on the 8086 0x0F is POP CS.
 pub fn pop_sreg<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let s = if i.opcode == 0x0F { seg::CS } else { sreg_of_opcode(i.opcode) };
+    let s = if i.opcode == 0x0F {
+        seg::CS
+    } else {
+        sreg_of_opcode(i.opcode)
+    };
     let sp = cpu.regs[reg::SP];
     let v = cpu.pop::<W>(bus)?;
     if let Err(f) = cpu.load_seg(s, v as u16) {
@@ -195,7 +199,11 @@ pub fn pop_rm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<(
 pub fn pusha<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
     let sp = cpu.regs[reg::SP];
     for r in 0..8 {
-        let v = if r == reg::SP { sp & W::MASK } else { cpu.reg::<W>(r) };
+        let v = if r == reg::SP {
+            sp & W::MASK
+        } else {
+            cpu.reg::<W>(r)
+        };
         if let Err(f) = cpu.push::<W>(bus, v) {
             cpu.regs[reg::SP] = sp;
             return Err(f);
@@ -269,7 +277,10 @@ pub fn pushf<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<(
 
 pub fn popf<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
     let v = cpu.pop::<W>(bus)?;
-    cpu.write_flags(v, W::MASK & !(crate::cpu::flags::VM | crate::cpu::flags::RF));
+    cpu.write_flags(
+        v,
+        W::MASK & !(crate::cpu::flags::VM | crate::cpu::flags::RF),
+    );
     Ok(())
 }
 

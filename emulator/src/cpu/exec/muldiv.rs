@@ -88,7 +88,11 @@ pub fn imul<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()>
         p = -p;
     }
     let overflow = p != W::sext(p as u32 & W::MASK) as i32 as i64;
-    let wide_mask = if W::BITS == 32 { u64::MAX } else { (1u64 << (2 * W::BITS)) - 1 };
+    let wide_mask = if W::BITS == 32 {
+        u64::MAX
+    } else {
+        (1u64 << (2 * W::BITS)) - 1
+    };
     set_acc_wide::<W>(cpu, p as u64 & wide_mask);
     mul_flags::<W>(cpu, p as u32 & W::MASK, overflow);
     Ok(())

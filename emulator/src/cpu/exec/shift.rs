@@ -6,10 +6,15 @@ use crate::cpu::flags::{szp, AF, CF, OF, OSZAPC, SZP};
 use crate::cpu::{reg, Cpu, Result, Width, W8};
 use oxbox_devices::Bus;
 
-/// Count sources for the shift group.
+/// Count sources for the shift group (the `SRC` parameter; 2 = imm8).
 const BY_ONE: u8 = 0;
 const BY_CL: u8 = 1;
-const BY_IMM: u8 = 2;
+
+/// CF and OF as EFLAGS bits from 0/1 values.
+#[inline(always)]
+fn cf_of(c: u32, o: u32) -> u32 {
+    (c * CF) | (o * OF)
+}
 
 /// The result and the status flags of one shift/rotate. `None` when the
 /// count is zero (nothing changes, not even the flags).
@@ -20,24 +25,31 @@ fn shift_op<W: Width>(cpu: &Cpu, op: usize, v: u32, count: u32) -> Option<(u32, 
     let n = W::BITS;
     let msb = |x: u32| (x >> (n - 1)) & 1;
     let cf_in = cpu.cf() as u32;
-    let old = cpu.flags_word();
     // (result, flags, which flags are written)
     let (res, f, which) = match op {
         0 => {
             // ROL
             let k = count % n;
-            let r = if k == 0 { v } else { ((v << k) | (v >> (n - k))) & W::MASK };
+            let r = if k == 0 {
+                v
+            } else {
+                ((v << k) | (v >> (n - k))) & W::MASK
+            };
             let c = r & 1;
             let o = msb(r) ^ c;
-            (r, c * CF | o * OF, CF | OF)
+            (r, cf_of(c, o), CF | OF)
         }
         1 => {
             // ROR
             let k = count % n;
-            let r = if k == 0 { v } else { ((v >> k) | (v << (n - k))) & W::MASK };
+            let r = if k == 0 {
+                v
+            } else {
+                ((v >> k) | (v << (n - k))) & W::MASK
+            };
             let c = msb(r);
             let o = msb(r) ^ ((r >> (n - 2)) & 1);
-            (r, c * CF | o * OF, CF | OF)
+            (r, cf_of(c, o), CF | OF)
         }
         2 => {
             // RCL: rotate through carry, n + 1 bits.
@@ -49,7 +61,7 @@ fn shift_op<W: Width>(cpu: &Cpu, op: usize, v: u32, count: u32) -> Option<(u32, 
                 c = out;
             }
             let o = msb(r) ^ c;
-            (r, c * CF | o * OF, CF | OF)
+            (r, cf_of(c, o), CF | OF)
         }
         3 => {
             // RCR
@@ -61,17 +73,20 @@ fn shift_op<W: Width>(cpu: &Cpu, op: usize, v: u32, count: u32) -> Option<(u32, 
                 c = out;
             }
             let o = msb(r) ^ ((r >> (n - 2)) & 1);
-            (r, c * CF | o * OF, CF | OF)
+            (r, cf_of(c, o), CF | OF)
         }
         4 | 6 => {
             // SHL / SAL
             let (r, c) = if count <= n {
-                (((v as u64) << count) as u32 & W::MASK, (v >> (n - count)) & 1)
+                (
+                    ((v as u64) << count) as u32 & W::MASK,
+                    (v >> (n - count)) & 1,
+                )
             } else {
                 (0, 0)
             };
             let o = msb(r) ^ c;
-            (r, c * CF | o * OF | szp(r, n) | AF, OSZAPC)
+            (r, cf_of(c, o) | szp(r, n) | AF, OSZAPC)
         }
         5 => {
             // SHR
@@ -82,21 +97,27 @@ fn shift_op<W: Width>(cpu: &Cpu, op: usize, v: u32, count: u32) -> Option<(u32, 
             };
             // OF: the original sign for a 1-bit shift; in general the sign
             // change of the last step.
-            let o = if count == 1 { msb(v) } else { msb(r) ^ ((r >> (n - 2)) & 1) };
-            (r, c * CF | o * OF | szp(r, n) | AF, OSZAPC)
+            let o = if count == 1 {
+                msb(v)
+            } else {
+                msb(r) ^ ((r >> (n - 2)) & 1)
+            };
+            (r, cf_of(c, o) | szp(r, n) | AF, OSZAPC)
         }
         _ => {
             // SAR
             let s = W::sext(v) as i32;
             let (r, c) = if count < n {
-                ((s >> count) as u32 & W::MASK, ((s >> (count - 1)) & 1) as u32)
+                (
+                    (s >> count) as u32 & W::MASK,
+                    ((s >> (count - 1)) & 1) as u32,
+                )
             } else {
                 ((s >> 31) as u32 & W::MASK, (s >> 31) as u32 & 1)
             };
-            (r, c * CF | szp(r, n) | AF, OSZAPC)
+            (r, cf_of(c, 0) | szp(r, n) | AF, OSZAPC)
         }
     };
-    let _ = old;
     Some((res, f, which))
 }
 
@@ -123,7 +144,6 @@ pub fn group<W: Width, const SETMO: u8, const SRC: u8>(
             Some(W::MASK)
         });
     }
-    let _ = BY_IMM;
     cpu.modify_rm::<W>(bus, i, |cpu, v| {
         let (r, f, which) = shift_op::<W>(cpu, op, v, count)?;
         cpu.set_flags(which, f);
@@ -133,7 +153,11 @@ pub fn group<W: Width, const SETMO: u8, const SRC: u8>(
 
 /// SHLD r/m, reg, imm8/CL (386).
 pub fn shld<W: Width, const CL: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let count = if CL != 0 { cpu.reg::<W8>(reg::CX) } else { i.imm } & 31;
+    let count = if CL != 0 {
+        cpu.reg::<W8>(reg::CX)
+    } else {
+        i.imm
+    } & 31;
     let src = cpu.reg::<W>(i.reg());
     cpu.modify_rm::<W>(bus, i, |cpu, d| {
         if count == 0 {
@@ -147,14 +171,18 @@ pub fn shld<W: Width, const CL: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr)
         let r = (shifted >> n) as u32 & W::MASK;
         let c = ((wide << (count - 1)) >> (2 * n - 1)) as u32 & 1;
         let o = ((r >> (n - 1)) & 1) ^ ((d >> (n - 1)) & 1);
-        cpu.set_flags(OSZAPC, c * CF | o * OF | szp(r, n));
+        cpu.set_flags(OSZAPC, cf_of(c, o) | szp(r, n));
         Some(r)
     })
 }
 
 /// SHRD r/m, reg, imm8/CL (386).
 pub fn shrd<W: Width, const CL: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let count = if CL != 0 { cpu.reg::<W8>(reg::CX) } else { i.imm } & 31;
+    let count = if CL != 0 {
+        cpu.reg::<W8>(reg::CX)
+    } else {
+        i.imm
+    } & 31;
     let src = cpu.reg::<W>(i.reg());
     cpu.modify_rm::<W>(bus, i, |cpu, d| {
         if count == 0 {
@@ -165,7 +193,7 @@ pub fn shrd<W: Width, const CL: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr)
         let r = (wide >> count) as u32 & W::MASK;
         let c = (wide >> (count - 1)) as u32 & 1;
         let o = ((r >> (n - 1)) & 1) ^ ((d >> (n - 1)) & 1);
-        cpu.set_flags(OSZAPC, c * CF | o * OF | szp(r, n) & SZP);
+        cpu.set_flags(OSZAPC, cf_of(c, o) | (szp(r, n) & SZP));
         Some(r)
     })
 }

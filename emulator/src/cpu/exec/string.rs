@@ -76,7 +76,12 @@ fn repeat(
         }
         if let Err(f) = body(cpu, bus) {
             // The 286 may already have counted the faulting iteration.
-            set_idx(cpu, i, reg::CX, count.wrapping_sub(st.counted_at_fault.get()));
+            set_idx(
+                cpu,
+                i,
+                reg::CX,
+                count.wrapping_sub(st.counted_at_fault.get()),
+            );
             return Err(f);
         }
         set_idx(cpu, i, reg::CX, count.wrapping_sub(1));

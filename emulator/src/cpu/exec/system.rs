@@ -4,7 +4,7 @@
 
 use crate::cpu::decode::Instr;
 use crate::cpu::flags::{CF, DF, IF};
-use crate::cpu::{reg, CpuModel, Cpu, Fault, Result, Width, W16, W32};
+use crate::cpu::{reg, Cpu, CpuModel, Fault, Result, Width, W16, W32};
 use oxbox_devices::Bus;
 
 /// Opcodes that do not exist on this model: #UD (186 and later).
@@ -104,7 +104,13 @@ pub fn wait(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
 /// Store a descriptor-table register (SGDT/SIDT): limit then base. With a
 /// 16-bit operand the 286 stores 0xFF in the top base byte and the 386 and
 /// later store zero there (SDM vol. 2, SGDT).
-fn store_table<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr, base: u32, limit: u32) -> Result<()> {
+fn store_table<W: Width>(
+    cpu: &mut Cpu,
+    bus: &mut dyn Bus,
+    i: &Instr,
+    base: u32,
+    limit: u32,
+) -> Result<()> {
     if !i.is_mem() {
         return Err(Fault::ud());
     }
@@ -133,7 +139,11 @@ fn load_table<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<(
     let limit = cpu.read::<W16>(bus, i.seg(), ea)?;
     let at = cpu.ea_plus(i, ea, 2);
     let base = cpu.read::<W32>(bus, i.seg(), at)?;
-    let base = if W::BITS == 32 { base } else { base & 0x00FF_FFFF };
+    let base = if W::BITS == 32 {
+        base
+    } else {
+        base & 0x00FF_FFFF
+    };
     Ok((base, limit))
 }
 
@@ -206,7 +216,11 @@ pub fn mov_cr_r(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     match i.reg() {
         0 => {
             // ET is hard-wired to 1 on the 486 and later.
-            let et = if cpu.model >= CpuModel::I80486 { 0x10 } else { 0 };
+            let et = if cpu.model >= CpuModel::I80486 {
+                0x10
+            } else {
+                0
+            };
             cpu.cr0 = v | et;
             cpu.flush_decode_cache();
         }
