@@ -130,7 +130,10 @@ impl Machine {
         // RAM covers at least the first MiB (where the ROM is shadowed) and
         // stops below the ROM's alias at the top of the address space (a
         // 16 MiB 286 loses its top 64-128 KiB to the ROM, as on the AT).
-        let ram = ram_bytes.max(1 << 20).min(rom_high_base as usize & !0xFFFF);
+        let mut ram = ram_bytes.max(1 << 20);
+        if rom_high_base >= 0x10_0000 {
+            ram = ram.min(rom_high_base as usize & !0xFFFF);
+        }
         let mut cpu = Cpu::new(model, ram);
         let low_base = 0x10_0000 - rom.len() as u32;
         cpu.mem_mut().load(low_base, rom);

@@ -443,9 +443,17 @@ impl Cpu {
     /// names the status flags it writes (the rest keep their values).
     #[inline(always)]
     pub fn set_lazy(&mut self, op: LazyOp, bits: u32, a: u32, b: u32, res: u32, which: u32) {
-        if self.lazy_mask & !which != 0 {
-            // Some still-pending flags survive this instruction: fix them.
-            self.flags = self.flags_word();
+        let surviving = self.lazy_mask & !which;
+        if surviving != 0 {
+            // Pending flags this instruction does not write (CF across
+            // INC/DEC): compute just those before the operands are replaced.
+            let mut keep = 0;
+            for bit in [flags::CF, flags::PF, flags::AF, flags::ZF, flags::SF, flags::OF] {
+                if surviving & bit != 0 && self.flag(bit) {
+                    keep |= bit;
+                }
+            }
+            self.flags = (self.flags & !surviving) | keep;
         }
         self.lazy = Lazy {
             op,
@@ -482,6 +490,12 @@ impl Cpu {
         } else {
             self.flags & bit != 0
         }
+    }
+
+    /// EFLAGS.IF (never lazy, so this is one load).
+    #[inline(always)]
+    pub fn interrupts_enabled(&self) -> bool {
+        self.flags & flags::IF != 0
     }
 
     #[inline(always)]
@@ -820,7 +834,7 @@ impl Cpu {
     pub fn run(&mut self, bus: &mut dyn Bus, max_instructions: u64) -> RunExit {
         let end = self.instructions.saturating_add(max_instructions);
         while self.instructions < end {
-            if self.halted && !(self.flags_word() & flags::IF != 0 && bus.interrupt_pending()) {
+            if self.halted && !(self.interrupts_enabled() && bus.interrupt_pending()) {
                 return RunExit::Halted;
             }
             let r = self.step(bus);

@@ -8,7 +8,7 @@
 use std::cell::Cell;
 
 use crate::cpu::decode::{pfx, Instr};
-use crate::cpu::flags::{DF, IF, ZF};
+use crate::cpu::flags::{DF, ZF};
 use crate::cpu::{reg, seg, Cpu, Result, Width, W16};
 use oxbox_devices::Bus;
 
@@ -52,7 +52,7 @@ fn advance(cpu: &mut Cpu, i: &Instr, r: usize, d: u32) {
 /// Whether a REP loop should stop for an interrupt before its next iteration.
 #[inline(always)]
 fn interrupt_waiting(cpu: &Cpu, bus: &dyn Bus) -> bool {
-    cpu.flags_word() & IF != 0 && bus.interrupt_pending()
+    cpu.interrupts_enabled() && bus.interrupt_pending()
 }
 
 /// Drive `body` under the instruction's repeat prefix. `compares` marks
