@@ -55,6 +55,11 @@ struct SingleStepArgs {
     #[arg(long, default_value_t = 2, value_name = "N")]
     threads: usize,
 
+    /// Compare the flags the instruction leaves undefined too (no mask):
+    /// shows how closely oxbox models what the silicon leaves there.
+    #[arg(long)]
+    strict_flags: bool,
+
     /// Write a ratchet baseline (`<file> <max allowed failures>` per failing
     /// file) to PATH.
     #[arg(long, value_name = "PATH")]
@@ -69,8 +74,10 @@ fn main() -> ExitCode {
 
 fn run_singlestep(args: SingleStepArgs) -> ExitCode {
     let verbose = args.verbose.unwrap_or(if args.v { 10 } else { 1 });
-    if args.write_baseline.is_some() && (args.filter.is_some() || args.limit.is_some()) {
-        eprintln!("error: --write-baseline needs a full run (no --filter or --limit)");
+    if args.write_baseline.is_some()
+        && (args.filter.is_some() || args.limit.is_some() || args.strict_flags)
+    {
+        eprintln!("error: --write-baseline needs a full, masked run (no --filter, --limit or --strict-flags)");
         return ExitCode::from(2);
     }
     let config = Config {
@@ -81,6 +88,7 @@ fn run_singlestep(args: SingleStepArgs) -> ExitCode {
         limit: args.limit,
         keep_failures: verbose.max(1),
         threads: args.threads.max(1),
+        strict_flags: args.strict_flags,
         ..Config::new(args.cpu)
     };
     let suite = match Suite::open(&config) {

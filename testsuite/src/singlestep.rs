@@ -114,6 +114,9 @@ pub struct Config {
     pub keep_failures: usize,
     /// Worker threads for [`Suite::run`].
     pub threads: usize,
+    /// Compare undefined flags too (shows how closely oxbox models what the
+    /// silicon leaves in them).
+    pub strict_flags: bool,
 }
 
 impl Config {
@@ -126,6 +129,7 @@ impl Config {
             limit: None,
             keep_failures: 1,
             threads: 2,
+            strict_flags: false,
         }
     }
 }
@@ -737,6 +741,9 @@ impl Suite {
 
     /// FLAGS bits compared for an instruction.
     pub fn flags_mask(&self, bytes: &[u8]) -> u16 {
+        if self.config.strict_flags {
+            return 0xFFFF;
+        }
         match &self.metadata {
             Some(m) => m.lookup(bytes).1,
             None => !undefined_flags(self.config.model, bytes),

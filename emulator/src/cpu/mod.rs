@@ -448,7 +448,14 @@ impl Cpu {
             // Pending flags this instruction does not write (CF across
             // INC/DEC): compute just those before the operands are replaced.
             let mut keep = 0;
-            for bit in [flags::CF, flags::PF, flags::AF, flags::ZF, flags::SF, flags::OF] {
+            for bit in [
+                flags::CF,
+                flags::PF,
+                flags::AF,
+                flags::ZF,
+                flags::SF,
+                flags::OF,
+            ] {
                 if surviving & bit != 0 && self.flag(bit) {
                     keep |= bit;
                 }

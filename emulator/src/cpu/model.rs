@@ -173,6 +173,13 @@ pub struct Quirks {
     /// instruction keeps the index register of the faulting access advanced
     /// (SingleStepTests 80286 data). CMPS reads ES:DI before DS:SI.
     pub commits_index_before_fault: bool,
+    /// AF after SHR/SAR by a non-zero count (undefined): the 8086 clears it,
+    /// the 286 sets it (every SingleStepTests vector agrees).
+    pub shift_right_sets_af: bool,
+    /// AF after MUL/IMUL (undefined): the 8086 clears it, the 286 sets it.
+    /// Both leave SF/ZF/PF as for the high half of the product
+    /// (SingleStepTests data).
+    pub mul_sets_af: bool,
     /// The instruction length limit (bytes) after which #GP is raised.
     /// The 8086 has none; the 286 limits to 10, the 386 and later to 15.
     pub max_instruction_len: usize,
@@ -203,6 +210,8 @@ static QUIRKS_8086: Quirks = Quirks {
     bcd_adjust_8086: true,
     aam_zero_szp: Some(ZF_PF),
     commits_index_before_fault: false,
+    shift_right_sets_af: false,
+    mul_sets_af: false,
     max_instruction_len: usize::MAX,
 };
 
@@ -232,6 +241,8 @@ static QUIRKS_80286: Quirks = Quirks {
     bcd_adjust_8086: false,
     aam_zero_szp: Some(PF_ONLY),
     commits_index_before_fault: true,
+    shift_right_sets_af: true,
+    mul_sets_af: true,
     f1_is_lock: false,
     max_instruction_len: 10,
     ..QUIRKS_80186

@@ -6,10 +6,14 @@ use crate::cpu::flags::OF;
 use crate::cpu::{reg, seg, vector, Cpu, Fault, Result, Width, W16};
 use oxbox_devices::Bus;
 
-/// The branch target `eip + rel` in the current code size.
+/// The branch target `eip + rel`. Truncation to 16 bits follows the
+/// operand size, not the code size, and is left to `jump_near`: with a 0x66
+/// prefix in 16-bit code the 32-bit target is checked against the CS limit
+/// untruncated (SDM vol. 2, JMP and Jcc: "IF OperandSize = 16 THEN tempEIP
+/// <- tempEIP AND 0000FFFFH").
 #[inline(always)]
 fn rel_target(cpu: &Cpu, rel: u32) -> u32 {
-    cpu.eip.wrapping_add(rel) & cpu.ip_mask()
+    cpu.eip.wrapping_add(rel)
 }
 
 /// Jcc rel8 (0x70-0x7F; 0x60-0x6F on the 8086).

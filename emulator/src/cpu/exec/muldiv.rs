@@ -2,7 +2,7 @@
 //! 8086 notes).
 
 use crate::cpu::decode::{pfx, Instr};
-use crate::cpu::flags::{szp, CF, OF, OSZAPC, SZP};
+use crate::cpu::flags::{szp, AF, CF, OF, OSZAPC, SZP};
 use crate::cpu::{reg, Cpu, Fault, Result, Width};
 use oxbox_devices::Bus;
 
@@ -50,12 +50,16 @@ fn set_quot_rem<W: Width>(cpu: &mut Cpu, q: u32, r: u32) {
 }
 
 /// Flags after a multiply: CF = OF = `overflow`. SF, ZF, AF and PF are
-/// undefined; oxbox sets SF/ZF/PF from the low half and clears AF.
+/// undefined; the silicon leaves SF/ZF/PF as for the high half of the
+/// product and AF by model (`Quirks::mul_sets_af`).
 #[inline]
-fn mul_flags<W: Width>(cpu: &mut Cpu, low: u32, overflow: bool) {
-    let mut f = szp(low, W::BITS);
+fn mul_flags<W: Width>(cpu: &mut Cpu, high: u32, overflow: bool) {
+    let mut f = szp(high, W::BITS);
     if overflow {
         f |= CF | OF;
+    }
+    if cpu.quirks.mul_sets_af {
+        f |= AF;
     }
     cpu.set_flags(OSZAPC, f);
 }
@@ -66,7 +70,8 @@ pub fn mul<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> 
     let a = cpu.reg::<W>(reg::AX) as u64;
     let p = a * src;
     set_acc_wide::<W>(cpu, p);
-    mul_flags::<W>(cpu, p as u32 & W::MASK, p >> W::BITS != 0);
+    let high = (p >> W::BITS) as u32 & W::MASK;
+    mul_flags::<W>(cpu, high, high != 0);
     Ok(())
 }
 
@@ -94,7 +99,7 @@ pub fn imul<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()>
         (1u64 << (2 * W::BITS)) - 1
     };
     set_acc_wide::<W>(cpu, p as u64 & wide_mask);
-    mul_flags::<W>(cpu, p as u32 & W::MASK, overflow);
+    mul_flags::<W>(cpu, (p >> W::BITS) as u32 & W::MASK, overflow);
     Ok(())
 }
 
@@ -103,7 +108,7 @@ pub fn imul<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()>
 fn imul_into_reg<W: Width>(cpu: &mut Cpu, i: &Instr, a: u32, b: u32) {
     let (p, overflow) = signed_product::<W>(a, b);
     cpu.set_reg::<W>(i.reg(), p as u32 & W::MASK);
-    mul_flags::<W>(cpu, p as u32 & W::MASK, overflow);
+    mul_flags::<W>(cpu, (p >> W::BITS) as u32 & W::MASK, overflow);
 }
 
 /// IMUL reg, r/m, imm (0x69)

@@ -18,6 +18,10 @@ fn cf_of(c: u32, o: u32) -> u32 {
 
 /// The result and the status flags of one shift/rotate. `None` when the
 /// count is zero (nothing changes, not even the flags).
+///
+/// AF is undefined after SHL/SHR/SAR. The silicon computes SHL as repeated
+/// doubling, so AF is the carry out of bit 3 of the last step; after
+/// SHR/SAR it depends on the model (`Quirks::shift_right_sets_af`).
 fn shift_op<W: Width>(cpu: &Cpu, op: usize, v: u32, count: u32) -> Option<(u32, u32, u32)> {
     if count == 0 {
         return None;
@@ -25,6 +29,11 @@ fn shift_op<W: Width>(cpu: &Cpu, op: usize, v: u32, count: u32) -> Option<(u32, 
     let n = W::BITS;
     let msb = |x: u32| (x >> (n - 1)) & 1;
     let cf_in = cpu.cf() as u32;
+    let right_af = if cpu.quirks.shift_right_sets_af {
+        AF
+    } else {
+        0
+    };
     // (result, flags, which flags are written)
     let (res, f, which) = match op {
         0 => {
@@ -86,7 +95,8 @@ fn shift_op<W: Width>(cpu: &Cpu, op: usize, v: u32, count: u32) -> Option<(u32, 
                 (0, 0)
             };
             let o = msb(r) ^ c;
-            (r, cf_of(c, o) | szp(r, n) | AF, OSZAPC)
+            let a = (((v as u64) << (count - 1)) >> 3) & 1 != 0;
+            (r, cf_of(c, o) | szp(r, n) | if a { AF } else { 0 }, OSZAPC)
         }
         5 => {
             // SHR
@@ -102,7 +112,7 @@ fn shift_op<W: Width>(cpu: &Cpu, op: usize, v: u32, count: u32) -> Option<(u32, 
             } else {
                 msb(r) ^ ((r >> (n - 2)) & 1)
             };
-            (r, cf_of(c, o) | szp(r, n) | AF, OSZAPC)
+            (r, cf_of(c, o) | szp(r, n) | right_af, OSZAPC)
         }
         _ => {
             // SAR
@@ -115,7 +125,7 @@ fn shift_op<W: Width>(cpu: &Cpu, op: usize, v: u32, count: u32) -> Option<(u32, 
             } else {
                 ((s >> 31) as u32 & W::MASK, (s >> 31) as u32 & 1)
             };
-            (r, cf_of(c, 0) | szp(r, n) | AF, OSZAPC)
+            (r, cf_of(c, 0) | szp(r, n) | right_af, OSZAPC)
         }
     };
     Some((res, f, which))
