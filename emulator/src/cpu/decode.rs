@@ -62,6 +62,8 @@ pub struct Instr {
     pub opcode: u8,
     /// Index of the opcode-table row, for the debugger and the flag masks.
     pub row: u16,
+    /// Number of prefix bytes before the opcode.
+    pub prefixes: u8,
 }
 
 impl Instr {
@@ -216,7 +218,9 @@ pub fn decode(cpu: &mut Cpu, bus: &mut dyn Bus) -> Result<(Instr, bool)> {
     let mut flags = 0u8;
     let mut seg_override: Option<u8> = None;
     let mut b = f.byte()?;
+    let mut prefixes = 0u8;
     while let Some(p) = prefix(quirks, b) {
+        prefixes = prefixes.saturating_add(1);
         match p {
             Prefix::Segment(s) => seg_override = Some(s),
             Prefix::OperandSize => op32 = !default32,
@@ -251,6 +255,7 @@ pub fn decode(cpu: &mut Cpu, bus: &mut dyn Bus) -> Result<(Instr, bool)> {
         pfx: 0,
         opcode,
         row,
+        prefixes,
     };
 
     if def.modrm {
@@ -419,6 +424,7 @@ impl DecodeCache {
                 pfx: 0,
                 opcode: 0,
                 row: 0,
+                prefixes: 0,
             },
         };
         DecodeCache {

@@ -180,6 +180,11 @@ pub struct Quirks {
     /// Both leave SF/ZF/PF as for the high half of the product
     /// (SingleStepTests data).
     pub mul_sets_af: bool,
+    /// A REP string instruction interrupted between iterations resumes at
+    /// its last prefix byte, losing any prefix before it (a segment
+    /// override written before REP): the 8086/8088 behaviour Intel documents
+    /// in the 8086 family user's manual. Later models resume at the first.
+    pub rep_resumes_at_last_prefix: bool,
     /// The instruction length limit (bytes) after which #GP is raised.
     /// The 8086 has none; the 286 limits to 10, the 386 and later to 15.
     pub max_instruction_len: usize,
@@ -212,6 +217,7 @@ static QUIRKS_8086: Quirks = Quirks {
     commits_index_before_fault: false,
     shift_right_sets_af: false,
     mul_sets_af: false,
+    rep_resumes_at_last_prefix: true,
     max_instruction_len: usize::MAX,
 };
 
@@ -222,6 +228,7 @@ static QUIRKS_80186: Quirks = Quirks {
     has_186_instructions: true,
     rep_negates_mul_div: false,
     sreg_two_bit_decode: false,
+    rep_resumes_at_last_prefix: false,
     // The 80186 pushes the address of the faulting DIV (80186 data sheet,
     // "Interrupt type 0"), unlike the 8086.
     divide_error_pushes_next_ip: false,

@@ -93,7 +93,11 @@ fn repeat(
         }
         if count != 1 && interrupt_waiting(cpu, bus) {
             // Suspend: re-execute this instruction after the interrupt.
-            cpu.eip = cpu.eip.wrapping_sub(i.len as u32) & cpu.ip_mask();
+            let mut back = i.len as u32;
+            if cpu.quirks.rep_resumes_at_last_prefix {
+                back -= i.prefixes as u32 - 1;
+            }
+            cpu.eip = cpu.eip.wrapping_sub(back) & cpu.ip_mask();
             return Ok(());
         }
     }
