@@ -304,6 +304,12 @@ pub fn decode(cpu: &mut Cpu, bus: &mut dyn Bus) -> Result<(Instr, bool)> {
     }
     ins.pfx = flags;
     ins.exec = def.exec[op32 as usize];
+    if flags & pfx::LOCK != 0
+        && quirks.lock_requires_lockable
+        && (!def.lockable || flags & pfx::MEM == 0)
+    {
+        ins.exec = table::row(0).exec[0];
+    }
     ins.len = f.len as u8;
     Ok((ins, f.cacheable))
 }

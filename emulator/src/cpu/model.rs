@@ -185,6 +185,10 @@ pub struct Quirks {
     /// override written before REP): the 8086/8088 behaviour Intel documents
     /// in the 8086 family user's manual. Later models resume at the first.
     pub rep_resumes_at_last_prefix: bool,
+    /// LOCK is only accepted on the read-modify-write instructions with a
+    /// memory destination; elsewhere it raises #UD (386 and later; the 8086
+    /// and 286 assert LOCK# for anything, as the 286 vectors show).
+    pub lock_requires_lockable: bool,
     /// The instruction length limit (bytes) after which #GP is raised.
     /// The 8086 has none; the 286 limits to 10, the 386 and later to 15.
     pub max_instruction_len: usize,
@@ -218,6 +222,7 @@ static QUIRKS_8086: Quirks = Quirks {
     shift_right_sets_af: false,
     mul_sets_af: false,
     rep_resumes_at_last_prefix: true,
+    lock_requires_lockable: false,
     max_instruction_len: usize::MAX,
 };
 
@@ -260,6 +265,7 @@ static QUIRKS_80386: Quirks = Quirks {
     // IOPL and NT are writable in real mode on the 386 (SDM vol. 3 §20.1).
     flags_writable_real: FLAGS_LOW | 0x7000,
     has_386_instructions: true,
+    lock_requires_lockable: true,
     aam_zero_szp: None,
     commits_index_before_fault: false,
     max_instruction_len: 15,

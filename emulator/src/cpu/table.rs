@@ -54,6 +54,9 @@ pub struct OpDef {
     pub group: Option<[u16; 8]>,
     /// 0x0F on the 286 and later: the next byte indexes the two-byte map.
     pub escape_0f: bool,
+    /// May carry a LOCK prefix (with a memory destination). The 386 and
+    /// later raise #UD for LOCK on anything else (SDM vol. 2, LOCK).
+    pub lockable: bool,
 }
 
 const fn def(mnemonic: &'static str, modrm: bool, imm: Imm, exec: [Exec; 2], undef: u32) -> OpDef {
@@ -67,6 +70,7 @@ const fn def(mnemonic: &'static str, modrm: bool, imm: Imm, exec: [Exec; 2], und
         until: CpuModel::PentiumPro,
         group: None,
         escape_0f: false,
+        lockable: false,
     }
 }
 
@@ -79,6 +83,11 @@ impl OpDef {
     const fn only(mut self, m: CpuModel) -> OpDef {
         self.since = m;
         self.until = m;
+        self
+    }
+
+    const fn lockable(mut self) -> OpDef {
+        self.lockable = true;
         self
     }
 
@@ -189,7 +198,9 @@ fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
-/// The whole table as specs, in override order.
+/// The whole table as specs, in override order. One row per line, like a
+/// table (rustfmt would spread them over several).
+#[rustfmt::skip]
 fn specs() -> Vec<Spec> {
     let mut v: Vec<Spec> = Vec::with_capacity(700);
 
@@ -199,48 +210,18 @@ fn specs() -> Vec<Spec> {
             let base = ($n as u8) << 3;
             let name = ALU_NAMES[$n];
             let u = alu_undef($n);
-            v.push(one!(base, def(name, true, NoImm, b!(alu::rm_r, $op), u)));
-            v.push(one!(
-                base + 1,
-                def(name, true, NoImm, w!(alu::rm_r, $op), u)
-            ));
-            v.push(one!(
-                base + 2,
-                def(name, true, NoImm, b!(alu::r_rm, $op), u)
-            ));
-            v.push(one!(
-                base + 3,
-                def(name, true, NoImm, w!(alu::r_rm, $op), u)
-            ));
-            v.push(one!(
-                base + 4,
-                def(name, false, Ib, b!(alu::acc_imm, $op), u)
-            ));
-            v.push(one!(
-                base + 5,
-                def(name, false, Iv, w!(alu::acc_imm, $op), u)
-            ));
-            v.push(grp!(
-                0x80,
-                $n as u8,
-                def(name, true, Ib, b!(alu::rm_imm, $op), u)
-            ));
-            v.push(grp!(
-                0x81,
-                $n as u8,
-                def(name, true, Iv, w!(alu::rm_imm, $op), u)
-            ));
+            let lock = |d: OpDef| if $n == 7 { d } else { d.lockable() };
+            v.push(one!(base, lock(def(name, true, NoImm, b!(alu::rm_r, $op), u))));
+            v.push(one!(base + 1, lock(def(name, true, NoImm, w!(alu::rm_r, $op), u))));
+            v.push(one!(base + 2, def(name, true, NoImm, b!(alu::r_rm, $op), u)));
+            v.push(one!(base + 3, def(name, true, NoImm, w!(alu::r_rm, $op), u)));
+            v.push(one!(base + 4, def(name, false, Ib, b!(alu::acc_imm, $op), u)));
+            v.push(one!(base + 5, def(name, false, Iv, w!(alu::acc_imm, $op), u)));
+            v.push(grp!(0x80, $n as u8, lock(def(name, true, Ib, b!(alu::rm_imm, $op), u))));
+            v.push(grp!(0x81, $n as u8, lock(def(name, true, Iv, w!(alu::rm_imm, $op), u))));
             // 0x82 is 0x80 again (undocumented; #UD in 64-bit mode only).
-            v.push(grp!(
-                0x82,
-                $n as u8,
-                def(name, true, Ib, b!(alu::rm_imm, $op), u)
-            ));
-            v.push(grp!(
-                0x83,
-                $n as u8,
-                def(name, true, Ib, w!(alu::rm_imm8s, $op), u)
-            ));
+            v.push(grp!(0x82, $n as u8, lock(def(name, true, Ib, b!(alu::rm_imm, $op), u))));
+            v.push(grp!(0x83, $n as u8, lock(def(name, true, Ib, w!(alu::rm_imm8s, $op), u))));
         }};
     }
     alu_block!(0, 0);
@@ -265,154 +246,54 @@ fn specs() -> Vec<Spec> {
         v.push(one!(op, def(name, false, NoImm, w!(data::pop_sreg), 0)));
     }
     // 0x0F: POP CS on the 8086, the two-byte escape from the 286 on.
-    v.push(one!(
-        0x0F,
-        def("pop cs", false, NoImm, w!(data::pop_sreg), 0).only(M86)
-    ));
-    v.push(one!(
-        0x0F,
-        OpDef {
-            escape_0f: true,
-            ..def("(0f)", false, NoImm, b!(system::ud), 0).since(M286)
-        }
-    ));
+    v.push(one!(0x0F, def("pop cs", false, NoImm, w!(data::pop_sreg), 0).only(M86)));
+    v.push(one!(0x0F, OpDef { escape_0f: true, ..def("(0f)", false, NoImm, b!(system::ud), 0).since(M286) }));
 
     v.push(one!(0x27, def("daa", false, NoImm, b!(bcd::daa), OF)));
     v.push(one!(0x2F, def("das", false, NoImm, b!(bcd::das), OF)));
-    v.push(one!(
-        0x37,
-        def("aaa", false, NoImm, b!(bcd::aaa), OF | SF | ZF | PF)
-    ));
-    v.push(one!(
-        0x3F,
-        def("aas", false, NoImm, b!(bcd::aas), OF | SF | ZF | PF)
-    ));
+    v.push(one!(0x37, def("aaa", false, NoImm, b!(bcd::aaa), OF | SF | ZF | PF)));
+    v.push(one!(0x3F, def("aas", false, NoImm, b!(bcd::aas), OF | SF | ZF | PF)));
 
     for r in 0..8u8 {
         v.push(one!(0x40 + r, def("inc", false, NoImm, w!(alu::inc_r), 0)));
         v.push(one!(0x48 + r, def("dec", false, NoImm, w!(alu::dec_r), 0)));
-        v.push(one!(
-            0x50 + r,
-            def("push", false, NoImm, w!(data::push_r), 0)
-        ));
+        v.push(one!(0x50 + r, def("push", false, NoImm, w!(data::push_r), 0)));
         v.push(one!(0x58 + r, def("pop", false, NoImm, w!(data::pop_r), 0)));
-        v.push(one!(
-            0x90 + r,
-            def(
-                if r == 0 { "nop" } else { "xchg" },
-                false,
-                NoImm,
-                w!(data::xchg_acc_r),
-                0
-            )
-        ));
-        v.push(one!(
-            0xB0 + r,
-            def("mov", false, Ib, b8!(data::mov_r_imm), 0)
-        ));
-        v.push(one!(
-            0xB8 + r,
-            def("mov", false, Iv, w!(data::mov_r_imm), 0)
-        ));
+        v.push(one!(0x90 + r, def(if r == 0 { "nop" } else { "xchg" }, false, NoImm, w!(data::xchg_acc_r), 0)));
+        v.push(one!(0xB0 + r, def("mov", false, Ib, b8!(data::mov_r_imm), 0)));
+        v.push(one!(0xB8 + r, def("mov", false, Iv, w!(data::mov_r_imm), 0)));
     }
 
     // 186 additions.
-    v.push(one!(
-        0x60,
-        def("pusha", false, NoImm, w!(data::pusha), 0).since(M186)
-    ));
-    v.push(one!(
-        0x61,
-        def("popa", false, NoImm, w!(data::popa), 0).since(M186)
-    ));
-    v.push(one!(
-        0x62,
-        def("bound", true, NoImm, w!(data::bound), 0).since(M186)
-    ));
-    v.push(one!(
-        0x68,
-        def("push", false, Iv, w!(data::push_imm), 0).since(M186)
-    ));
-    v.push(one!(
-        0x69,
-        def("imul", true, Iv, w!(muldiv::imul_r_rm_imm), SZAP).since(M186)
-    ));
-    v.push(one!(
-        0x6A,
-        def("push", false, Ib, w!(data::push_imm8), 0).since(M186)
-    ));
-    v.push(one!(
-        0x6B,
-        def("imul", true, Ib, w!(muldiv::imul_r_rm_imm8), SZAP).since(M186)
-    ));
-    v.push(one!(
-        0x6C,
-        def("insb", false, NoImm, b8!(string::ins), 0).since(M186)
-    ));
-    v.push(one!(
-        0x6D,
-        def("ins", false, NoImm, w!(string::ins), 0).since(M186)
-    ));
-    v.push(one!(
-        0x6E,
-        def("outsb", false, NoImm, b8!(string::outs), 0).since(M186)
-    ));
-    v.push(one!(
-        0x6F,
-        def("outs", false, NoImm, w!(string::outs), 0).since(M186)
-    ));
+    v.push(one!(0x60, def("pusha", false, NoImm, w!(data::pusha), 0).since(M186)));
+    v.push(one!(0x61, def("popa", false, NoImm, w!(data::popa), 0).since(M186)));
+    v.push(one!(0x62, def("bound", true, NoImm, w!(data::bound), 0).since(M186)));
+    v.push(one!(0x68, def("push", false, Iv, w!(data::push_imm), 0).since(M186)));
+    v.push(one!(0x69, def("imul", true, Iv, w!(muldiv::imul_r_rm_imm), SZAP).since(M186)));
+    v.push(one!(0x6A, def("push", false, Ib, w!(data::push_imm8), 0).since(M186)));
+    v.push(one!(0x6B, def("imul", true, Ib, w!(muldiv::imul_r_rm_imm8), SZAP).since(M186)));
+    v.push(one!(0x6C, def("insb", false, NoImm, b8!(string::ins), 0).since(M186)));
+    v.push(one!(0x6D, def("ins", false, NoImm, w!(string::ins), 0).since(M186)));
+    v.push(one!(0x6E, def("outsb", false, NoImm, b8!(string::outs), 0).since(M186)));
+    v.push(one!(0x6F, def("outs", false, NoImm, w!(string::outs), 0).since(M186)));
 
     for cc in 0..16u8 {
-        v.push(one!(
-            0x70 + cc,
-            def(
-                leak(format!("j{}", CC_NAMES[cc as usize])),
-                false,
-                Ib,
-                b!(control::jcc_short),
-                0
-            )
-        ));
+        v.push(one!(0x70 + cc, def(leak(format!("j{}", CC_NAMES[cc as usize])), false, Ib, b!(control::jcc_short), 0)));
         // On the 8086, 60-6F decode as 70-7F (SingleStepTests: status alias).
-        v.push(one!(
-            0x60 + cc,
-            def(
-                leak(format!("j{}", CC_NAMES[cc as usize])),
-                false,
-                Ib,
-                b!(control::jcc_short),
-                0
-            )
-            .only(M86)
-        ));
+        v.push(one!(0x60 + cc, def(leak(format!("j{}", CC_NAMES[cc as usize])), false, Ib, b!(control::jcc_short), 0) .only(M86)));
     }
 
-    v.push(one!(
-        0x84,
-        def("test", true, NoImm, b8!(alu::test_rm_r), LOGIC_UNDEF)
-    ));
-    v.push(one!(
-        0x85,
-        def("test", true, NoImm, w!(alu::test_rm_r), LOGIC_UNDEF)
-    ));
-    v.push(one!(
-        0x86,
-        def("xchg", true, NoImm, b8!(data::xchg_rm_r), 0)
-    ));
-    v.push(one!(0x87, def("xchg", true, NoImm, w!(data::xchg_rm_r), 0)));
+    v.push(one!(0x84, def("test", true, NoImm, b8!(alu::test_rm_r), LOGIC_UNDEF)));
+    v.push(one!(0x85, def("test", true, NoImm, w!(alu::test_rm_r), LOGIC_UNDEF)));
+    v.push(one!(0x86, def("xchg", true, NoImm, b8!(data::xchg_rm_r), 0).lockable()));
+    v.push(one!(0x87, def("xchg", true, NoImm, w!(data::xchg_rm_r), 0).lockable()));
     v.push(one!(0x88, def("mov", true, NoImm, b8!(data::mov_rm_r), 0)));
     v.push(one!(0x89, def("mov", true, NoImm, w!(data::mov_rm_r), 0)));
     v.push(one!(0x8A, def("mov", true, NoImm, b8!(data::mov_r_rm), 0)));
     v.push(one!(0x8B, def("mov", true, NoImm, w!(data::mov_r_rm), 0)));
-    v.push(one!(
-        0x8C,
-        def("mov", true, NoImm, w!(data::mov_rm_sreg), 0)
-    ));
+    v.push(one!(0x8C, def("mov", true, NoImm, w!(data::mov_rm_sreg), 0)));
     v.push(one!(0x8D, def("lea", true, NoImm, w!(data::lea), 0)));
-    v.push(one!(
-        0x8E,
-        def("mov", true, NoImm, w!(data::mov_sreg_rm), 0)
-    ));
+    v.push(one!(0x8E, def("mov", true, NoImm, w!(data::mov_sreg_rm), 0)));
     for r in 0..8u8 {
         // 8F /1-7: the 8086 ignores reg; later models raise #UD.
         let d = def("pop", true, NoImm, w!(data::pop_rm), 0);
@@ -421,43 +302,22 @@ fn specs() -> Vec<Spec> {
 
     v.push(one!(0x98, def("cbw", false, NoImm, w!(data::cbw), 0)));
     v.push(one!(0x99, def("cwd", false, NoImm, w!(data::cwd), 0)));
-    v.push(one!(
-        0x9A,
-        def("call far", false, Ap, w!(control::call_far), 0)
-    ));
+    v.push(one!(0x9A, def("call far", false, Ap, w!(control::call_far), 0)));
     v.push(one!(0x9B, def("wait", false, NoImm, b!(system::wait), 0)));
     v.push(one!(0x9C, def("pushf", false, NoImm, w!(data::pushf), 0)));
     v.push(one!(0x9D, def("popf", false, NoImm, w!(data::popf), 0)));
     v.push(one!(0x9E, def("sahf", false, NoImm, b!(data::sahf), 0)));
     v.push(one!(0x9F, def("lahf", false, NoImm, b!(data::lahf), 0)));
-    v.push(one!(
-        0xA0,
-        def("mov", false, Moffs, b8!(data::mov_acc_moffs), 0)
-    ));
-    v.push(one!(
-        0xA1,
-        def("mov", false, Moffs, w!(data::mov_acc_moffs), 0)
-    ));
-    v.push(one!(
-        0xA2,
-        def("mov", false, Moffs, b8!(data::mov_moffs_acc), 0)
-    ));
-    v.push(one!(
-        0xA3,
-        def("mov", false, Moffs, w!(data::mov_moffs_acc), 0)
-    ));
+    v.push(one!(0xA0, def("mov", false, Moffs, b8!(data::mov_acc_moffs), 0)));
+    v.push(one!(0xA1, def("mov", false, Moffs, w!(data::mov_acc_moffs), 0)));
+    v.push(one!(0xA2, def("mov", false, Moffs, b8!(data::mov_moffs_acc), 0)));
+    v.push(one!(0xA3, def("mov", false, Moffs, w!(data::mov_moffs_acc), 0)));
     v.push(one!(0xA4, def("movsb", false, NoImm, b8!(string::movs), 0)));
     v.push(one!(0xA5, def("movs", false, NoImm, w!(string::movs), 0)));
     v.push(one!(0xA6, def("cmpsb", false, NoImm, b8!(string::cmps), 0)));
     v.push(one!(0xA7, def("cmps", false, NoImm, w!(string::cmps), 0)));
-    v.push(one!(
-        0xA8,
-        def("test", false, Ib, b8!(alu::test_acc_imm), LOGIC_UNDEF)
-    ));
-    v.push(one!(
-        0xA9,
-        def("test", false, Iv, w!(alu::test_acc_imm), LOGIC_UNDEF)
-    ));
+    v.push(one!(0xA8, def("test", false, Ib, b8!(alu::test_acc_imm), LOGIC_UNDEF)));
+    v.push(one!(0xA9, def("test", false, Iv, w!(alu::test_acc_imm), LOGIC_UNDEF)));
     v.push(one!(0xAA, def("stosb", false, NoImm, b8!(string::stos), 0)));
     v.push(one!(0xAB, def("stos", false, NoImm, w!(string::stos), 0)));
     v.push(one!(0xAC, def("lodsb", false, NoImm, b8!(string::lods), 0)));
@@ -473,67 +333,21 @@ fn specs() -> Vec<Spec> {
         } else {
             (AF, SHIFT_UNDEF)
         };
-        v.push(grp!(
-            0xC0,
-            r,
-            def(name, true, Ib, b!(shift::group, 0, 2), un).since(M186)
-        ));
-        v.push(grp!(
-            0xC1,
-            r,
-            def(name, true, Ib, w!(shift::group, 0, 2), un).since(M186)
-        ));
-        v.push(grp!(
-            0xD0,
-            r,
-            def(name, true, NoImm, b!(shift::group, 0, 0), u1)
-        ));
-        v.push(grp!(
-            0xD1,
-            r,
-            def(name, true, NoImm, w!(shift::group, 0, 0), u1)
-        ));
-        v.push(grp!(
-            0xD2,
-            r,
-            def(name, true, NoImm, b!(shift::group, 0, 1), un)
-        ));
-        v.push(grp!(
-            0xD3,
-            r,
-            def(name, true, NoImm, w!(shift::group, 0, 1), un)
-        ));
+        v.push(grp!(0xC0, r, def(name, true, Ib, b!(shift::group, 0, 2), un).since(M186)));
+        v.push(grp!(0xC1, r, def(name, true, Ib, w!(shift::group, 0, 2), un).since(M186)));
+        v.push(grp!(0xD0, r, def(name, true, NoImm, b!(shift::group, 0, 0), u1)));
+        v.push(grp!(0xD1, r, def(name, true, NoImm, w!(shift::group, 0, 0), u1)));
+        v.push(grp!(0xD2, r, def(name, true, NoImm, b!(shift::group, 0, 1), un)));
+        v.push(grp!(0xD3, r, def(name, true, NoImm, w!(shift::group, 0, 1), un)));
     }
     // 8086: /6 is SETMO (D0/D1) and SETMOC (D2/D3): all ones, flags undefined.
-    v.push(grp!(
-        0xD0,
-        6,
-        def("setmo", true, NoImm, b!(shift::group, 1, 0), OSZAPC).only(M86)
-    ));
-    v.push(grp!(
-        0xD1,
-        6,
-        def("setmo", true, NoImm, w!(shift::group, 1, 0), OSZAPC).only(M86)
-    ));
-    v.push(grp!(
-        0xD2,
-        6,
-        def("setmoc", true, NoImm, b!(shift::group, 1, 1), OSZAPC).only(M86)
-    ));
-    v.push(grp!(
-        0xD3,
-        6,
-        def("setmoc", true, NoImm, w!(shift::group, 1, 1), OSZAPC).only(M86)
-    ));
+    v.push(grp!(0xD0, 6, def("setmo", true, NoImm, b!(shift::group, 1, 0), OSZAPC).only(M86)));
+    v.push(grp!(0xD1, 6, def("setmo", true, NoImm, w!(shift::group, 1, 0), OSZAPC).only(M86)));
+    v.push(grp!(0xD2, 6, def("setmoc", true, NoImm, b!(shift::group, 1, 1), OSZAPC).only(M86)));
+    v.push(grp!(0xD3, 6, def("setmoc", true, NoImm, w!(shift::group, 1, 1), OSZAPC).only(M86)));
 
-    v.push(one!(
-        0xC2,
-        def("ret", false, Iw, w!(control::ret_near_imm), 0)
-    ));
-    v.push(one!(
-        0xC3,
-        def("ret", false, NoImm, w!(control::ret_near), 0)
-    ));
+    v.push(one!(0xC2, def("ret", false, Iw, w!(control::ret_near_imm), 0)));
+    v.push(one!(0xC3, def("ret", false, NoImm, w!(control::ret_near), 0)));
     v.push(one!(0xC4, def("les", true, NoImm, w!(data::les), 0)));
     v.push(one!(0xC5, def("lds", true, NoImm, w!(data::lds), 0)));
     for r in 0..8u8 {
@@ -543,62 +357,29 @@ fn specs() -> Vec<Spec> {
         v.push(grp!(0xC6, r, if r == 0 { d6 } else { d6.only(M86) }));
         v.push(grp!(0xC7, r, if r == 0 { d7 } else { d7.only(M86) }));
     }
-    v.push(one!(
-        0xC8,
-        def("enter", false, IwIb, w!(data::enter), 0).since(M186)
-    ));
-    v.push(one!(
-        0xC9,
-        def("leave", false, NoImm, w!(data::leave), 0).since(M186)
-    ));
-    v.push(one!(
-        0xCA,
-        def("retf", false, Iw, w!(control::ret_far_imm), 0)
-    ));
-    v.push(one!(
-        0xCB,
-        def("retf", false, NoImm, w!(control::ret_far), 0)
-    ));
+    v.push(one!(0xC8, def("enter", false, IwIb, w!(data::enter), 0).since(M186)));
+    v.push(one!(0xC9, def("leave", false, NoImm, w!(data::leave), 0).since(M186)));
+    v.push(one!(0xCA, def("retf", false, Iw, w!(control::ret_far_imm), 0)));
+    v.push(one!(0xCB, def("retf", false, NoImm, w!(control::ret_far), 0)));
     // 8086 aliases: C0/C1 = C2/C3, C8/C9 = CA/CB.
-    v.push(one!(
-        0xC0,
-        def("ret", false, Iw, w!(control::ret_near_imm), 0).only(M86)
-    ));
-    v.push(one!(
-        0xC1,
-        def("ret", false, NoImm, w!(control::ret_near), 0).only(M86)
-    ));
-    v.push(one!(
-        0xC8,
-        def("retf", false, Iw, w!(control::ret_far_imm), 0).only(M86)
-    ));
-    v.push(one!(
-        0xC9,
-        def("retf", false, NoImm, w!(control::ret_far), 0).only(M86)
-    ));
+    v.push(one!(0xC0, def("ret", false, Iw, w!(control::ret_near_imm), 0).only(M86)));
+    v.push(one!(0xC1, def("ret", false, NoImm, w!(control::ret_near), 0).only(M86)));
+    v.push(one!(0xC8, def("retf", false, Iw, w!(control::ret_far_imm), 0).only(M86)));
+    v.push(one!(0xC9, def("retf", false, NoImm, w!(control::ret_far), 0).only(M86)));
     v.push(one!(0xCC, def("int3", false, NoImm, b!(control::int3), 0)));
     v.push(one!(0xCD, def("int", false, Ib, b!(control::int_imm), 0)));
     v.push(one!(0xCE, def("into", false, NoImm, b!(control::into), 0)));
     v.push(one!(0xCF, def("iret", false, NoImm, w!(control::iret), 0)));
 
-    v.push(one!(
-        0xD4,
-        def("aam", false, Ib, b!(bcd::aam), OF | AF | CF)
-    ));
-    v.push(one!(
-        0xD5,
-        def("aad", false, Ib, b!(bcd::aad), OF | AF | CF)
-    ));
+    v.push(one!(0xD4, def("aam", false, Ib, b!(bcd::aam), OF | AF | CF)));
+    v.push(one!(0xD5, def("aad", false, Ib, b!(bcd::aad), OF | AF | CF)));
     v.push(one!(0xD6, def("salc", false, NoImm, b!(bcd::salc), 0)));
     v.push(one!(0xD7, def("xlat", false, NoImm, b!(data::xlat), 0)));
     for op in 0xD8..=0xDFu8 {
         v.push(one!(op, def("esc", true, NoImm, b!(system::esc), 0)));
     }
 
-    v.push(one!(
-        0xE0,
-        def("loopne", false, Ib, b!(control::loop_cc), 0)
-    ));
+    v.push(one!(0xE0, def("loopne", false, Ib, b!(control::loop_cc), 0)));
     v.push(one!(0xE1, def("loope", false, Ib, b!(control::loop_cc), 0)));
     v.push(one!(0xE2, def("loop", false, Ib, b!(control::loop_cc), 0)));
     v.push(one!(0xE3, def("jcxz", false, Ib, b!(control::jcxz), 0)));
@@ -606,24 +387,15 @@ fn specs() -> Vec<Spec> {
     v.push(one!(0xE5, def("in", false, Ib, w!(system::in_imm), 0)));
     v.push(one!(0xE6, def("out", false, Ib, b8!(system::out_imm), 0)));
     v.push(one!(0xE7, def("out", false, Ib, w!(system::out_imm), 0)));
-    v.push(one!(
-        0xE8,
-        def("call", false, Iv, w!(control::call_near), 0)
-    ));
+    v.push(one!(0xE8, def("call", false, Iv, w!(control::call_near), 0)));
     v.push(one!(0xE9, def("jmp", false, Iv, w!(control::jmp_near), 0)));
-    v.push(one!(
-        0xEA,
-        def("jmp far", false, Ap, w!(control::jmp_far), 0)
-    ));
+    v.push(one!(0xEA, def("jmp far", false, Ap, w!(control::jmp_far), 0)));
     v.push(one!(0xEB, def("jmp", false, Ib, b!(control::jmp_short), 0)));
     v.push(one!(0xEC, def("in", false, NoImm, b8!(system::in_dx), 0)));
     v.push(one!(0xED, def("in", false, NoImm, w!(system::in_dx), 0)));
     v.push(one!(0xEE, def("out", false, NoImm, b8!(system::out_dx), 0)));
     v.push(one!(0xEF, def("out", false, NoImm, w!(system::out_dx), 0)));
-    v.push(one!(
-        0xF1,
-        def("int1", false, NoImm, b!(control::int1), 0).since(M386)
-    ));
+    v.push(one!(0xF1, def("int1", false, NoImm, b!(control::int1), 0).since(M386)));
     v.push(one!(0xF4, def("hlt", false, NoImm, b!(system::hlt), 0)));
     v.push(one!(0xF5, def("cmc", false, NoImm, b!(system::cmc), 0)));
     for (op, name) in [
@@ -638,106 +410,34 @@ fn specs() -> Vec<Spec> {
     }
 
     // Group 3.
-    v.push(grp!(
-        0xF6,
-        0,
-        def("test", true, Ib, b8!(alu::test_rm_imm), LOGIC_UNDEF)
-    ));
-    v.push(grp!(
-        0xF7,
-        0,
-        def("test", true, Iv, w!(alu::test_rm_imm), LOGIC_UNDEF)
-    ));
-    v.push(grp!(
-        0xF6,
-        1,
-        def("test", true, Ib, b8!(alu::test_rm_imm), LOGIC_UNDEF)
-    ));
-    v.push(grp!(
-        0xF7,
-        1,
-        def("test", true, Iv, w!(alu::test_rm_imm), LOGIC_UNDEF)
-    ));
-    v.push(grp!(0xF6, 2, def("not", true, NoImm, b8!(alu::not_rm), 0)));
-    v.push(grp!(0xF7, 2, def("not", true, NoImm, w!(alu::not_rm), 0)));
-    v.push(grp!(0xF6, 3, def("neg", true, NoImm, b8!(alu::neg_rm), 0)));
-    v.push(grp!(0xF7, 3, def("neg", true, NoImm, w!(alu::neg_rm), 0)));
-    v.push(grp!(
-        0xF6,
-        4,
-        def("mul", true, NoImm, b8!(muldiv::mul), SZAP)
-    ));
-    v.push(grp!(
-        0xF7,
-        4,
-        def("mul", true, NoImm, w!(muldiv::mul), SZAP)
-    ));
-    v.push(grp!(
-        0xF6,
-        5,
-        def("imul", true, NoImm, b8!(muldiv::imul), SZAP)
-    ));
-    v.push(grp!(
-        0xF7,
-        5,
-        def("imul", true, NoImm, w!(muldiv::imul), SZAP)
-    ));
-    v.push(grp!(
-        0xF6,
-        6,
-        def("div", true, NoImm, b8!(muldiv::div), OSZAPC)
-    ));
-    v.push(grp!(
-        0xF7,
-        6,
-        def("div", true, NoImm, w!(muldiv::div), OSZAPC)
-    ));
-    v.push(grp!(
-        0xF6,
-        7,
-        def("idiv", true, NoImm, b8!(muldiv::idiv), OSZAPC)
-    ));
-    v.push(grp!(
-        0xF7,
-        7,
-        def("idiv", true, NoImm, w!(muldiv::idiv), OSZAPC)
-    ));
+    v.push(grp!(0xF6, 0, def("test", true, Ib, b8!(alu::test_rm_imm), LOGIC_UNDEF)));
+    v.push(grp!(0xF7, 0, def("test", true, Iv, w!(alu::test_rm_imm), LOGIC_UNDEF)));
+    v.push(grp!(0xF6, 1, def("test", true, Ib, b8!(alu::test_rm_imm), LOGIC_UNDEF)));
+    v.push(grp!(0xF7, 1, def("test", true, Iv, w!(alu::test_rm_imm), LOGIC_UNDEF)));
+    v.push(grp!(0xF6, 2, def("not", true, NoImm, b8!(alu::not_rm), 0).lockable()));
+    v.push(grp!(0xF7, 2, def("not", true, NoImm, w!(alu::not_rm), 0).lockable()));
+    v.push(grp!(0xF6, 3, def("neg", true, NoImm, b8!(alu::neg_rm), 0).lockable()));
+    v.push(grp!(0xF7, 3, def("neg", true, NoImm, w!(alu::neg_rm), 0).lockable()));
+    v.push(grp!(0xF6, 4, def("mul", true, NoImm, b8!(muldiv::mul), SZAP)));
+    v.push(grp!(0xF7, 4, def("mul", true, NoImm, w!(muldiv::mul), SZAP)));
+    v.push(grp!(0xF6, 5, def("imul", true, NoImm, b8!(muldiv::imul), SZAP)));
+    v.push(grp!(0xF7, 5, def("imul", true, NoImm, w!(muldiv::imul), SZAP)));
+    v.push(grp!(0xF6, 6, def("div", true, NoImm, b8!(muldiv::div), OSZAPC)));
+    v.push(grp!(0xF7, 6, def("div", true, NoImm, w!(muldiv::div), OSZAPC)));
+    v.push(grp!(0xF6, 7, def("idiv", true, NoImm, b8!(muldiv::idiv), OSZAPC)));
+    v.push(grp!(0xF7, 7, def("idiv", true, NoImm, w!(muldiv::idiv), OSZAPC)));
 
     // Groups 4 and 5.
-    v.push(grp!(0xFE, 0, def("inc", true, NoImm, b8!(alu::inc_rm), 0)));
-    v.push(grp!(0xFE, 1, def("dec", true, NoImm, b8!(alu::dec_rm), 0)));
-    v.push(grp!(0xFF, 0, def("inc", true, NoImm, w!(alu::inc_rm), 0)));
-    v.push(grp!(0xFF, 1, def("dec", true, NoImm, w!(alu::dec_rm), 0)));
-    v.push(grp!(
-        0xFF,
-        2,
-        def("call", true, NoImm, w!(control::call_rm), 0)
-    ));
-    v.push(grp!(
-        0xFF,
-        3,
-        def("call far", true, NoImm, w!(control::call_far_m), 0)
-    ));
-    v.push(grp!(
-        0xFF,
-        4,
-        def("jmp", true, NoImm, w!(control::jmp_rm), 0)
-    ));
-    v.push(grp!(
-        0xFF,
-        5,
-        def("jmp far", true, NoImm, w!(control::jmp_far_m), 0)
-    ));
-    v.push(grp!(
-        0xFF,
-        6,
-        def("push", true, NoImm, w!(data::push_rm), 0)
-    ));
-    v.push(grp!(
-        0xFF,
-        7,
-        def("push", true, NoImm, w!(data::push_rm), 0).only(M86)
-    ));
+    v.push(grp!(0xFE, 0, def("inc", true, NoImm, b8!(alu::inc_rm), 0).lockable()));
+    v.push(grp!(0xFE, 1, def("dec", true, NoImm, b8!(alu::dec_rm), 0).lockable()));
+    v.push(grp!(0xFF, 0, def("inc", true, NoImm, w!(alu::inc_rm), 0).lockable()));
+    v.push(grp!(0xFF, 1, def("dec", true, NoImm, w!(alu::dec_rm), 0).lockable()));
+    v.push(grp!(0xFF, 2, def("call", true, NoImm, w!(control::call_rm), 0)));
+    v.push(grp!(0xFF, 3, def("call far", true, NoImm, w!(control::call_far_m), 0)));
+    v.push(grp!(0xFF, 4, def("jmp", true, NoImm, w!(control::jmp_rm), 0)));
+    v.push(grp!(0xFF, 5, def("jmp far", true, NoImm, w!(control::jmp_far_m), 0)));
+    v.push(grp!(0xFF, 6, def("push", true, NoImm, w!(data::push_rm), 0)));
+    v.push(grp!(0xFF, 7, def("push", true, NoImm, w!(data::push_rm), 0).only(M86)));
     // FE /2-7 on the 8086 run the FF microcode with a byte operand; oxbox
     // gives them the word forms (undefined, untested by any suite).
     for r in 2..8u8 {
@@ -765,166 +465,53 @@ fn specs() -> Vec<Spec> {
     v.push(grp2!(0x01, 3, sys("lidt", w!(system::lidt))));
     v.push(grp2!(0x01, 4, sys("smsw", w!(system::smsw))));
     v.push(grp2!(0x01, 6, sys("lmsw", b!(system::lmsw))));
-    v.push(two!(
-        0x02,
-        def("lar", true, NoImm, b!(system::pm_only), ZF).since(M286)
-    ));
-    v.push(two!(
-        0x03,
-        def("lsl", true, NoImm, b!(system::pm_only), ZF).since(M286)
-    ));
-    v.push(two!(
-        0x06,
-        def("clts", false, NoImm, b!(system::clts), 0).since(M286)
-    ));
+    v.push(two!(0x02, def("lar", true, NoImm, b!(system::pm_only), ZF).since(M286)));
+    v.push(two!(0x03, def("lsl", true, NoImm, b!(system::pm_only), ZF).since(M286)));
+    v.push(two!(0x06, def("clts", false, NoImm, b!(system::clts), 0).since(M286)));
 
     // 386 additions.
     for cc in 0..16u8 {
         let name = CC_NAMES[cc as usize];
-        v.push(two!(
-            0x80 + cc,
-            def(
-                leak(format!("j{name}")),
-                false,
-                Iv,
-                w!(control::jcc_near),
-                0
-            )
-            .since(M386)
-        ));
-        v.push(two!(
-            0x90 + cc,
-            def(leak(format!("set{name}")), true, NoImm, b!(data::setcc), 0).since(M386)
-        ));
+        v.push(two!(0x80 + cc, def(leak(format!("j{name}")), false, Iv, w!(control::jcc_near), 0) .since(M386)));
+        v.push(two!(0x90 + cc, def(leak(format!("set{name}")), true, NoImm, b!(data::setcc), 0).since(M386)));
     }
-    v.push(two!(
-        0x20,
-        def("mov", true, NoImm, b!(system::mov_r_cr), 0).since(M386)
-    ));
-    v.push(two!(
-        0x22,
-        def("mov", true, NoImm, b!(system::mov_cr_r), 0).since(M386)
-    ));
-    v.push(two!(
-        0xA0,
-        def("push fs", false, NoImm, w!(data::push_sreg), 0).since(M386)
-    ));
-    v.push(two!(
-        0xA1,
-        def("pop fs", false, NoImm, w!(data::pop_sreg), 0).since(M386)
-    ));
-    v.push(two!(
-        0xA8,
-        def("push gs", false, NoImm, w!(data::push_sreg), 0).since(M386)
-    ));
-    v.push(two!(
-        0xA9,
-        def("pop gs", false, NoImm, w!(data::pop_sreg), 0).since(M386)
-    ));
+    v.push(two!(0x20, def("mov", true, NoImm, b!(system::mov_r_cr), 0).since(M386)));
+    v.push(two!(0x22, def("mov", true, NoImm, b!(system::mov_cr_r), 0).since(M386)));
+    v.push(two!(0xA0, def("push fs", false, NoImm, w!(data::push_sreg), 0).since(M386)));
+    v.push(two!(0xA1, def("pop fs", false, NoImm, w!(data::pop_sreg), 0).since(M386)));
+    v.push(two!(0xA8, def("push gs", false, NoImm, w!(data::push_sreg), 0).since(M386)));
+    v.push(two!(0xA9, def("pop gs", false, NoImm, w!(data::pop_sreg), 0).since(M386)));
     let bt_undef = OF | SF | AF | PF;
-    v.push(two!(
-        0xA3,
-        def("bt", true, NoImm, w!(bits::bt_rm_r, 0), bt_undef).since(M386)
-    ));
-    v.push(two!(
-        0xAB,
-        def("bts", true, NoImm, w!(bits::bt_rm_r, 1), bt_undef).since(M386)
-    ));
-    v.push(two!(
-        0xB3,
-        def("btr", true, NoImm, w!(bits::bt_rm_r, 2), bt_undef).since(M386)
-    ));
-    v.push(two!(
-        0xBB,
-        def("btc", true, NoImm, w!(bits::bt_rm_r, 3), bt_undef).since(M386)
-    ));
+    v.push(two!(0xA3, def("bt", true, NoImm, w!(bits::bt_rm_r, 0), bt_undef).since(M386)));
+    v.push(two!(0xAB, def("bts", true, NoImm, w!(bits::bt_rm_r, 1), bt_undef).since(M386).lockable()));
+    v.push(two!(0xB3, def("btr", true, NoImm, w!(bits::bt_rm_r, 2), bt_undef).since(M386).lockable()));
+    v.push(two!(0xBB, def("btc", true, NoImm, w!(bits::bt_rm_r, 3), bt_undef).since(M386).lockable()));
     for (r, name) in [(4u8, "bt"), (5, "bts"), (6, "btr"), (7, "btc")] {
-        v.push(grp2!(
-            0xBA,
-            r,
-            def(name, true, Ib, w!(bits::bt_rm_imm), bt_undef).since(M386)
-        ));
+        v.push(grp2!(0xBA, r, { let d = def(name, true, Ib, w!(bits::bt_rm_imm), bt_undef).since(M386); if r == 4 { d } else { d.lockable() } }));
     }
-    v.push(two!(
-        0xA4,
-        def("shld", true, Ib, w!(shift::shld, 0), SHIFT_UNDEF).since(M386)
-    ));
-    v.push(two!(
-        0xA5,
-        def("shld", true, NoImm, w!(shift::shld, 1), SHIFT_UNDEF).since(M386)
-    ));
-    v.push(two!(
-        0xAC,
-        def("shrd", true, Ib, w!(shift::shrd, 0), SHIFT_UNDEF).since(M386)
-    ));
-    v.push(two!(
-        0xAD,
-        def("shrd", true, NoImm, w!(shift::shrd, 1), SHIFT_UNDEF).since(M386)
-    ));
-    v.push(two!(
-        0xAF,
-        def("imul", true, NoImm, w!(muldiv::imul_r_rm), SZAP).since(M386)
-    ));
-    v.push(two!(
-        0xB2,
-        def("lss", true, NoImm, w!(data::lss), 0).since(M386)
-    ));
-    v.push(two!(
-        0xB4,
-        def("lfs", true, NoImm, w!(data::lfs), 0).since(M386)
-    ));
-    v.push(two!(
-        0xB5,
-        def("lgs", true, NoImm, w!(data::lgs), 0).since(M386)
-    ));
-    v.push(two!(
-        0xB6,
-        def("movzx", true, NoImm, w!(data::movzx, 8), 0).since(M386)
-    ));
-    v.push(two!(
-        0xB7,
-        def("movzx", true, NoImm, w!(data::movzx, 16), 0).since(M386)
-    ));
-    v.push(two!(
-        0xBE,
-        def("movsx", true, NoImm, w!(data::movsx, 8), 0).since(M386)
-    ));
-    v.push(two!(
-        0xBF,
-        def("movsx", true, NoImm, w!(data::movsx, 16), 0).since(M386)
-    ));
+    v.push(two!(0xA4, def("shld", true, Ib, w!(shift::shld, 0), SHIFT_UNDEF).since(M386)));
+    v.push(two!(0xA5, def("shld", true, NoImm, w!(shift::shld, 1), SHIFT_UNDEF).since(M386)));
+    v.push(two!(0xAC, def("shrd", true, Ib, w!(shift::shrd, 0), SHIFT_UNDEF).since(M386)));
+    v.push(two!(0xAD, def("shrd", true, NoImm, w!(shift::shrd, 1), SHIFT_UNDEF).since(M386)));
+    v.push(two!(0xAF, def("imul", true, NoImm, w!(muldiv::imul_r_rm), SZAP).since(M386)));
+    v.push(two!(0xB2, def("lss", true, NoImm, w!(data::lss), 0).since(M386)));
+    v.push(two!(0xB4, def("lfs", true, NoImm, w!(data::lfs), 0).since(M386)));
+    v.push(two!(0xB5, def("lgs", true, NoImm, w!(data::lgs), 0).since(M386)));
+    v.push(two!(0xB6, def("movzx", true, NoImm, w!(data::movzx, 8), 0).since(M386)));
+    v.push(two!(0xB7, def("movzx", true, NoImm, w!(data::movzx, 16), 0).since(M386)));
+    v.push(two!(0xBE, def("movsx", true, NoImm, w!(data::movsx, 8), 0).since(M386)));
+    v.push(two!(0xBF, def("movsx", true, NoImm, w!(data::movsx, 16), 0).since(M386)));
     let bs_undef = OF | SF | AF | PF | CF;
-    v.push(two!(
-        0xBC,
-        def("bsf", true, NoImm, w!(bits::bsf), bs_undef).since(M386)
-    ));
-    v.push(two!(
-        0xBD,
-        def("bsr", true, NoImm, w!(bits::bsr), bs_undef).since(M386)
-    ));
+    v.push(two!(0xBC, def("bsf", true, NoImm, w!(bits::bsf), bs_undef).since(M386)));
+    v.push(two!(0xBD, def("bsr", true, NoImm, w!(bits::bsr), bs_undef).since(M386)));
 
     // 486 additions.
-    v.push(two!(
-        0xB0,
-        def("cmpxchg", true, NoImm, b8!(alu::cmpxchg), 0).since(M486)
-    ));
-    v.push(two!(
-        0xB1,
-        def("cmpxchg", true, NoImm, w!(alu::cmpxchg), 0).since(M486)
-    ));
-    v.push(two!(
-        0xC0,
-        def("xadd", true, NoImm, b8!(alu::xadd), 0).since(M486)
-    ));
-    v.push(two!(
-        0xC1,
-        def("xadd", true, NoImm, w!(alu::xadd), 0).since(M486)
-    ));
+    v.push(two!(0xB0, def("cmpxchg", true, NoImm, b8!(alu::cmpxchg), 0).since(M486).lockable()));
+    v.push(two!(0xB1, def("cmpxchg", true, NoImm, w!(alu::cmpxchg), 0).since(M486).lockable()));
+    v.push(two!(0xC0, def("xadd", true, NoImm, b8!(alu::xadd), 0).since(M486).lockable()));
+    v.push(two!(0xC1, def("xadd", true, NoImm, w!(alu::xadd), 0).since(M486).lockable()));
     for r in 0..8u8 {
-        v.push(two!(
-            0xC8 + r,
-            def("bswap", false, NoImm, b!(data::bswap), 0).since(M486)
-        ));
+        v.push(two!(0xC8 + r, def("bswap", false, NoImm, b!(data::bswap), 0).since(M486)));
     }
     v
 }
@@ -1091,6 +678,20 @@ mod tests {
         assert_eq!(undefined_flags(m, &[0xF6, 0xE0]) as u32, SZAP);
         assert_eq!(undefined_flags(m, &[0x26, 0xD4, 0x0A]) as u32, OF | AF | CF);
         assert_eq!(undefined_flags(m, &[0x00, 0xC0]), 0);
+    }
+
+    #[test]
+    fn lockable_rows_are_the_read_modify_write_forms() {
+        let m = CpuModel::I80386;
+        let lockable = |b: &[u8]| lookup(m, b).unwrap().lockable;
+        assert!(lockable(&[0x01, 0x00])); // ADD m, r
+        assert!(!lockable(&[0x39, 0x00])); // CMP m, r
+        assert!(!lockable(&[0x03, 0x00])); // ADD r, m
+        assert!(lockable(&[0x83, 0x30, 1])); // XOR m, imm
+        assert!(!lockable(&[0x83, 0x38, 1])); // CMP m, imm
+        assert!(lockable(&[0x0F, 0xBA, 0x28, 1])); // BTS m, imm
+        assert!(!lockable(&[0x0F, 0xBA, 0x20, 1])); // BT m, imm
+        assert!(!lockable(&[0x8B, 0x00])); // MOV
     }
 
     #[test]
