@@ -180,6 +180,11 @@ pub struct Cpu {
     /// Interrupts are held off for one instruction after MOV SS / POP SS /
     /// STI (SDM vol. 3 §6.8.3).
     inhibit_interrupts: bool,
+    /// The INTR line must be polled before the next instruction. Within a
+    /// [`Cpu::run`] batch the line only changes through the CPU's own port
+    /// or MMIO accesses, or becomes visible when IF is set or an interrupt
+    /// shadow ends; everything that can do so sets this flag.
+    poll_irq: bool,
     /// Instructions retired.
     pub instructions: u64,
     /// Virtual time in CPU clocks.
@@ -219,6 +224,7 @@ impl Cpu {
             halted: false,
             shutdown: false,
             inhibit_interrupts: false,
+            poll_irq: true,
             instructions: 0,
             cycles: 0,
             cache: DecodeCache::new(),
@@ -419,6 +425,7 @@ impl Cpu {
         let current = self.flags_word();
         self.flags = (current & !writable) | (value & writable) | self.quirks.flags_fixed_ones;
         self.lazy_mask = 0;
+        self.poll_irq = true;
     }
 
     /// The EFLAGS bits software can change in the current mode.
@@ -644,6 +651,7 @@ impl Cpu {
     /// byte by byte, each byte to RAM or to the bus.
     #[cold]
     fn read_phys_slow(&mut self, bus: &mut dyn Bus, lin: u32, len: u32) -> u32 {
+        self.poll_irq = true;
         let mut v = 0;
         for i in 0..len {
             let phys = lin.wrapping_add(i) & self.addr_mask;
@@ -659,6 +667,7 @@ impl Cpu {
 
     #[cold]
     fn write_phys_slow(&mut self, bus: &mut dyn Bus, lin: u32, len: u32, v: u32) {
+        self.poll_irq = true;
         for i in 0..len {
             let phys = lin.wrapping_add(i) & self.addr_mask;
             let b = (v >> (8 * i)) & 0xFF;
@@ -766,6 +775,13 @@ impl Cpu {
     pub fn interrupt_real(&mut self, bus: &mut dyn Bus, vector: u8, return_ip: u32) -> Result<()> {
         let entry = vector as u32 * 4;
         if self.model >= CpuModel::I80286 && entry + 3 > self.idtr_limit {
+            // An entry beyond the IDTR limit: the 286 and 386 raise
+            // interrupt 8 (286 PRM, "interrupt table limit too small";
+            // 80386 PRM §14.3), later models #GP (SDM vol. 2, INT n,
+            // real-address mode). No error code is pushed in real mode.
+            if self.model <= CpuModel::I80386 {
+                return Err(Fault::new(vector::DF));
+            }
             return Err(Fault::gp(vector as u32 * 8 + 2));
         }
         let flags_image = self.flags_word();
@@ -799,8 +815,7 @@ impl Cpu {
                 shutdown: true,
             };
         }
-        if !self.inhibit_interrupts && self.flags_word() & flags::IF != 0 && bus.interrupt_pending()
-        {
+        if !self.inhibit_interrupts && self.interrupts_enabled() && bus.interrupt_pending() {
             let vector = bus.acknowledge_interrupt();
             self.halted = false;
             let ip = self.eip;
@@ -838,15 +853,36 @@ impl Cpu {
     }
 
     /// Run up to `max_instructions` instructions or until HLT.
+    ///
+    /// The common case (no interrupt to poll for, no trap, no shadow) runs a
+    /// tight fetch-execute loop; everything else goes through [`Cpu::step`].
     pub fn run(&mut self, bus: &mut dyn Bus, max_instructions: u64) -> RunExit {
         let end = self.instructions.saturating_add(max_instructions);
+        self.poll_irq = true;
         while self.instructions < end {
-            if self.halted && !(self.interrupts_enabled() && bus.interrupt_pending()) {
-                return RunExit::Halted;
+            if self.poll_irq
+                || self.halted
+                || self.inhibit_interrupts
+                || self.shutdown
+                || self.flags & flags::TF != 0
+            {
+                if self.halted && !(self.interrupts_enabled() && bus.interrupt_pending()) {
+                    return RunExit::Halted;
+                }
+                let shadow = self.inhibit_interrupts;
+                self.poll_irq = false;
+                let r = self.step(bus);
+                if r.shutdown {
+                    return RunExit::Shutdown;
+                }
+                // The instruction after a shadow must poll again.
+                self.poll_irq |= shadow;
+                continue;
             }
-            let r = self.step(bus);
-            if r.shutdown {
-                return RunExit::Shutdown;
+            let start = self.eip;
+            match self.execute_one(bus) {
+                Ok(()) => self.instructions += 1,
+                Err(fault) => self.deliver_fault(bus, fault, start),
             }
         }
         RunExit::Budget
@@ -955,11 +991,13 @@ impl Cpu {
     /// Port input through the bus.
     #[inline]
     pub fn port_in<W: Width>(&mut self, bus: &mut dyn Bus, port: u16) -> u32 {
+        self.poll_irq = true;
         bus.io_read(port, W::SIZE) & W::MASK
     }
 
     #[inline]
     pub fn port_out<W: Width>(&mut self, bus: &mut dyn Bus, port: u16, v: u32) {
+        self.poll_irq = true;
         bus.io_write(port, W::SIZE, v & W::MASK);
     }
 
@@ -968,6 +1006,7 @@ impl Cpu {
     #[inline]
     pub fn hold_interrupts(&mut self) {
         self.inhibit_interrupts = true;
+        self.poll_irq = true;
     }
 
     /// Drop every cached decoded instruction.

@@ -95,7 +95,10 @@ fn shift_op<W: Width>(cpu: &Cpu, op: usize, v: u32, count: u32) -> Option<(u32, 
                 (0, 0)
             };
             let o = msb(r) ^ c;
-            let a = (((v as u64) << (count - 1)) >> 3) & 1 != 0;
+            // Bit 3 before the last doubling is bit 3 of v << (count - 1),
+            // i.e. bit 4 - count of v; zero once count > 4 (and the 8086's
+            // counts reach 255, too far to shift a u64 by).
+            let a = count <= 4 && (v >> (4 - count)) & 1 != 0;
             (r, cf_of(c, o) | szp(r, n) | if a { AF } else { 0 }, OSZAPC)
         }
         5 => {

@@ -75,6 +75,8 @@ pub fn flag_op(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
         // STI enables interrupts after the next instruction.
         cpu.hold_interrupts();
     }
+    // set_flags does not look at IF; STI's shadow above makes the run loop
+    // poll the INTR line after the next instruction.
     cpu.set_flags(bit, if set { bit } else { 0 });
     Ok(())
 }
