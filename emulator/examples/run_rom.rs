@@ -26,5 +26,8 @@ fn main() {
         total += m.cpu.instructions;
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("{total} instructions in {secs:.3} s: {:.1} MIPS", total as f64 / secs / 1e6);
+    println!(
+        "{total} instructions in {secs:.3} s: {:.1} MIPS",
+        total as f64 / secs / 1e6
+    );
 }

@@ -131,7 +131,7 @@ fn the_8086_resumes_an_interrupted_rep_at_its_last_prefix_losing_a_segment_overr
     let mut bus = rising(2); // poll 0 before the instruction, 1 and 2 after iterations
     cpu.step(&mut bus);
     let done = 4 - (cpu.regs[reg::CX] & 0xFFFF);
-    assert!(done >= 1 && done < 4, "suspended mid-way ({done} done)");
+    assert!((1..4).contains(&done), "suspended mid-way ({done} done)");
     assert_eq!(cpu.eip, 0x101, "the 8086 resumes at the last prefix");
     cpu.step(&mut bus); // interrupt
     cpu.step(&mut bus); // IRET

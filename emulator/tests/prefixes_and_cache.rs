@@ -10,11 +10,16 @@ fn cpu_with(model: CpuModel, code: &[u8]) -> Cpu {
     let mut cpu = Cpu::new(model, 1 << 20);
     for v in 0..32u32 {
         let target = 0x400 + v;
-        cpu.mem_mut().load(v * 4, &[target as u8, (target >> 8) as u8, 0, 0]);
+        cpu.mem_mut()
+            .load(v * 4, &[target as u8, (target >> 8) as u8, 0, 0]);
         cpu.mem_mut().write_u8(target, 0xF4);
     }
     cpu.mem_mut().load(0x100, code);
-    cpu.set_real_mode_regs(&Regs16 { ip: 0x100, sp: 0x8000, ..Regs16::default() });
+    cpu.set_real_mode_regs(&Regs16 {
+        ip: 0x100,
+        sp: 0x8000,
+        ..Regs16::default()
+    });
     cpu
 }
 
@@ -28,7 +33,10 @@ fn lock_on_a_register_destination_is_invalid_from_the_386_on() {
     // LOCK ADD AX, BX (F0 01 D8)
     let code = [0xF0, 0x01, 0xD8];
     assert_eq!(step_vector(&mut cpu_with(CpuModel::I80386, &code)), Some(6));
-    assert_eq!(step_vector(&mut cpu_with(CpuModel::PentiumPro, &code)), Some(6));
+    assert_eq!(
+        step_vector(&mut cpu_with(CpuModel::PentiumPro, &code)),
+        Some(6)
+    );
     // The 286 asserts LOCK# and executes it.
     let mut cpu = cpu_with(CpuModel::I80286, &code);
     cpu.regs[reg::BX] = 5;
@@ -39,8 +47,14 @@ fn lock_on_a_register_destination_is_invalid_from_the_386_on() {
 #[test]
 fn lock_on_a_non_lockable_instruction_is_invalid_from_the_386_on() {
     // LOCK MOV [0x200], AX (F0 A3 00 02) and LOCK CMP [BX], AX (F0 39 07).
-    assert_eq!(step_vector(&mut cpu_with(CpuModel::I80386, &[0xF0, 0xA3, 0x00, 0x02])), Some(6));
-    assert_eq!(step_vector(&mut cpu_with(CpuModel::I80386, &[0xF0, 0x39, 0x07])), Some(6));
+    assert_eq!(
+        step_vector(&mut cpu_with(CpuModel::I80386, &[0xF0, 0xA3, 0x00, 0x02])),
+        Some(6)
+    );
+    assert_eq!(
+        step_vector(&mut cpu_with(CpuModel::I80386, &[0xF0, 0x39, 0x07])),
+        Some(6)
+    );
     // LOCK ADD [BX], AX is the documented use.
     let mut cpu = cpu_with(CpuModel::I80386, &[0xF0, 0x01, 0x07]);
     cpu.regs[reg::BX] = 0x200;
@@ -58,12 +72,18 @@ fn the_286_limits_an_instruction_to_ten_bytes() {
     // Ten prefixes and NOP: 11 bytes, #GP (13).
     let mut code = vec![0x26; 10];
     code.push(0x90);
-    assert_eq!(step_vector(&mut cpu_with(CpuModel::I80286, &code)), Some(13));
+    assert_eq!(
+        step_vector(&mut cpu_with(CpuModel::I80286, &code)),
+        Some(13)
+    );
     // The 386 allows 15.
     assert_eq!(step_vector(&mut cpu_with(CpuModel::I80386, &code)), None);
     let mut code = vec![0x26; 15];
     code.push(0x90);
-    assert_eq!(step_vector(&mut cpu_with(CpuModel::I80386, &code)), Some(13));
+    assert_eq!(
+        step_vector(&mut cpu_with(CpuModel::I80386, &code)),
+        Some(13)
+    );
 }
 
 #[test]

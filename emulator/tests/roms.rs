@@ -32,7 +32,13 @@ fn self_test_rom_passes_on_every_cpu_model() {
 
 #[test]
 fn bench_rom_halts_after_its_loop() {
-    let mut m = Machine::new(CpuModel::I80386, 1 << 20, &rom("bench.bin"), Box::new(std::io::sink())).unwrap();
+    let mut m = Machine::new(
+        CpuModel::I80386,
+        1 << 20,
+        &rom("bench.bin"),
+        Box::new(std::io::sink()),
+    )
+    .unwrap();
     assert_eq!(m.run(10_000_000), RunExit::Halted);
     assert_eq!(m.bus.debugcon_log, b"B");
     // 5000 iterations of the outer loop, each well over 40 instructions.

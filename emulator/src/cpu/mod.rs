@@ -243,14 +243,14 @@ impl Cpu {
         self.lazy_mask = 0;
         self.idtr_base = 0;
         self.idtr_limit = 0x3FF;
-        self.cr0 = if self.model >= CpuModel::I80286 {
-            if self.model >= CpuModel::I80386 {
-                0x6000_0010
-            } else {
-                0xFFF0
-            }
-        } else {
-            0
+        // CR0 / MSW after reset: the 286 reads its unused MSW bits as ones;
+        // the 386 clears CR0 (ET reflects a 387, which oxbox does not have
+        // yet); the 486 and later set CD, NW and ET (SDM vol. 3 §9.1.1).
+        self.cr0 = match self.model {
+            CpuModel::I8086 | CpuModel::I80186 => 0,
+            CpuModel::I80286 => 0xFFF0,
+            CpuModel::I80386 => 0,
+            _ => 0x6000_0010,
         };
         self.halted = false;
         self.shutdown = false;

@@ -79,53 +79,48 @@ pub fn das(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
     Ok(())
 }
 
-/// AAA: ASCII adjust after addition.
-pub fn aaa(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+/// AAA and AAS: if the low nibble of AL exceeds 9 or AF is set, adjust AL
+/// by 6 and AH by 1 (up for AAA, down for AAS) and set AF and CF; then keep
+/// only AL's low nibble. The 286 and later adjust AX as a whole (a carry or
+/// borrow out of AL reaches AH); the 8086 adjusts AL and AH separately.
+fn ascii_adjust(cpu: &mut Cpu, subtract: bool) {
     let a = al(cpu);
     let adjust = a & 0x0F > 9 || cpu.flag(AF);
     let mut f = 0;
     let mut v = a;
     if adjust {
-        if cpu.model >= crate::cpu::CpuModel::I80286 {
-            // The 286 and later add 0x106 to AX as a whole.
-            let ax = cpu.reg::<W16>(reg::AX).wrapping_add(0x106);
-            cpu.set_reg::<W16>(reg::AX, ax);
-            v = ax & 0xFF;
+        let ah = cpu.reg::<W8>(4);
+        let (new_al, new_ah) = if cpu.model >= crate::cpu::CpuModel::I80286 {
+            if subtract {
+                let ax = cpu.reg::<W16>(reg::AX).wrapping_sub(6);
+                (ax & 0xFF, (ax >> 8).wrapping_sub(1))
+            } else {
+                let ax = cpu.reg::<W16>(reg::AX).wrapping_add(0x106);
+                (ax & 0xFF, ax >> 8)
+            }
+        } else if subtract {
+            (a.wrapping_sub(6), ah.wrapping_sub(1))
         } else {
-            v = (a + 6) & 0xFF;
-            let ah = (cpu.reg::<W8>(4) + 1) & 0xFF;
-            cpu.set_reg::<W8>(4, ah);
-        }
+            (a + 6, ah + 1)
+        };
+        v = new_al & 0xFF;
+        cpu.set_reg::<W8>(4, new_ah & 0xFF);
         f |= AF | CF;
     }
     f |= szp(v, 8) & (SF | ZF | PF);
     set_al(cpu, v & 0x0F);
     cpu.set_flags(OSZAPC, f);
+}
+
+/// AAA: ASCII adjust after addition.
+pub fn aaa(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+    ascii_adjust(cpu, false);
     Ok(())
 }
 
 /// AAS: ASCII adjust after subtraction.
 pub fn aas(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
-    let a = al(cpu);
-    let adjust = a & 0x0F > 9 || cpu.flag(AF);
-    let mut f = 0;
-    let mut v = a;
-    if adjust {
-        if cpu.model >= crate::cpu::CpuModel::I80286 {
-            let ax = cpu.reg::<W16>(reg::AX).wrapping_sub(6);
-            let ah = ((ax >> 8).wrapping_sub(1)) & 0xFF;
-            cpu.set_reg::<W16>(reg::AX, (ah << 8) | (ax & 0xFF));
-            v = ax & 0xFF;
-        } else {
-            v = a.wrapping_sub(6) & 0xFF;
-            let ah = cpu.reg::<W8>(4).wrapping_sub(1) & 0xFF;
-            cpu.set_reg::<W8>(4, ah);
-        }
-        f |= AF | CF;
-    }
-    f |= szp(v, 8) & (SF | ZF | PF);
-    set_al(cpu, v & 0x0F);
-    cpu.set_flags(OSZAPC, f);
+    ascii_adjust(cpu, true);
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use crate::cpu::decode::Instr;
 use crate::cpu::flags::OF;
-use crate::cpu::{reg, seg, vector, Cpu, Fault, Result, Width, W16};
+use crate::cpu::{reg, seg, vector, Cpu, Result, Width, W16};
 use oxbox_devices::Bus;
 
 /// The branch target `eip + rel`. Truncation to 16 bits follows the
@@ -55,26 +55,12 @@ pub fn jmp_rm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<(
     cpu.jump_near(t, W::BITS == 32)
 }
 
-/// Read a far pointer m16:16/32 from the memory operand.
-fn far_pointer<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<(u16, u32)> {
-    if !i.is_mem() {
-        // Register forms: #UD from the 186 on; undefined on the 8086, where
-        // oxbox reads the pointer at offset 0 of the segment... rather than
-        // guess, treat them the same way.
-        return Err(Fault::ud());
-    }
-    let ea = cpu.ea(i);
-    cpu.check_access(i.seg(), ea, W::BYTES + 2)?;
-    let off = cpu.read::<W>(bus, i.seg(), ea)?;
-    let sel_off = cpu.ea_plus(i, ea, W::BYTES);
-    let sel = cpu.read::<W16>(bus, i.seg(), sel_off)?;
-    Ok((sel as u16, off))
-}
-
 /// JMP m16:16/32 (FF /5).
 pub fn jmp_far_m<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let (sel, off) = far_pointer::<W>(cpu, bus, i)?;
-    cpu.jump_far(sel, off)
+    match cpu.read_far_pointer::<W>(bus, i)? {
+        Some((sel, off)) => cpu.jump_far(sel, off),
+        None => Ok(()),
+    }
 }
 
 /// Push the return address and jump near; SP is restored if the target
@@ -123,8 +109,10 @@ pub fn call_far<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result
 
 /// CALL m16:16/32 (FF /3).
 pub fn call_far_m<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let (sel, off) = far_pointer::<W>(cpu, bus, i)?;
-    call_far_to::<W>(cpu, bus, sel, off)
+    match cpu.read_far_pointer::<W>(bus, i)? {
+        Some((sel, off)) => call_far_to::<W>(cpu, bus, sel, off),
+        None => Ok(()),
+    }
 }
 
 /// RET (0xC3) and RET imm16 (0xC2).

@@ -80,13 +80,8 @@ pub fn mov_sreg_rm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Res
 }
 
 pub fn lea<W: Width>(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    if !i.is_mem() {
-        // The 8086 leaves the register unchanged; later models raise #UD.
-        return if cpu.quirks.has_invalid_opcode {
-            Err(Fault::ud())
-        } else {
-            Ok(())
-        };
+    if !cpu.memory_operand_present(i)? {
+        return Ok(());
     }
     let ea = cpu.ea(i);
     cpu.set_reg::<W>(i.reg(), ea);
@@ -235,8 +230,8 @@ pub fn popa<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()
 
 /// BOUND reg, m (186+): #BR if the signed index lies outside [lower, upper].
 pub fn bound<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    if !i.is_mem() {
-        return Err(Fault::ud());
+    if !cpu.memory_operand_present(i)? {
+        return Ok(());
     }
     let ea = cpu.ea(i);
     let lower = W::sext(cpu.read::<W>(bus, i.seg(), ea)?) as i32;
@@ -309,21 +304,10 @@ pub fn xlat(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
 
 /// LES/LDS/LSS/LFS/LGS: load a far pointer (offset, then selector).
 fn load_far<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr, s: usize) -> Result<()> {
-    if !i.is_mem() {
-        // 8086: undefined (not modelled: leaves state alone); later: #UD.
-        return if cpu.quirks.has_invalid_opcode {
-            Err(Fault::ud())
-        } else {
-            Ok(())
-        };
+    if let Some((sel, off)) = cpu.read_far_pointer::<W>(bus, i)? {
+        cpu.load_seg(s, sel)?;
+        cpu.set_reg::<W>(i.reg(), off);
     }
-    let ea = cpu.ea(i);
-    cpu.check_access(i.seg(), ea, W::BYTES + 2)?;
-    let off = cpu.read::<W>(bus, i.seg(), ea)?;
-    let sel_off = cpu.ea_plus(i, ea, W::BYTES);
-    let sel = cpu.read::<W16>(bus, i.seg(), sel_off)?;
-    cpu.load_seg(s, sel as u16)?;
-    cpu.set_reg::<W>(i.reg(), off);
     Ok(())
 }
 

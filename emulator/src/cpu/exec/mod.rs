@@ -84,6 +84,41 @@ impl Cpu {
         Ok(())
     }
 
+    /// Register forms of memory-only instructions (LEA, LES/LDS, CALL/JMP
+    /// FAR m, BOUND): #UD from the 186 on. On the 8086 they are undefined
+    /// (they reuse a stale internal address); oxbox makes them no-ops, so
+    /// this returns `Ok(false)` there and the caller does nothing.
+    #[inline]
+    pub fn memory_operand_present(&self, i: &Instr) -> Result<bool> {
+        if i.is_mem() {
+            Ok(true)
+        } else if self.quirks.has_invalid_opcode {
+            Err(super::Fault::ud())
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// Read the far pointer m16:16/32 (offset, then selector) of the memory
+    /// operand; the whole operand is checked against the segment first.
+    /// `None` for the 8086's register forms (see
+    /// [`Cpu::memory_operand_present`]).
+    pub fn read_far_pointer<W: Width>(
+        &mut self,
+        bus: &mut dyn Bus,
+        i: &Instr,
+    ) -> Result<Option<(u16, u32)>> {
+        if !self.memory_operand_present(i)? {
+            return Ok(None);
+        }
+        let ea = self.ea(i);
+        self.check_access(i.seg(), ea, W::BYTES + 2)?;
+        let off = self.read::<W>(bus, i.seg(), ea)?;
+        let sel_off = self.ea_plus(i, ea, W::BYTES);
+        let sel = self.read::<super::W16>(bus, i.seg(), sel_off)?;
+        Ok(Some((sel as u16, off)))
+    }
+
     /// `ea + delta` wrapped to the instruction's address size (the second
     /// half of a far pointer or a BOUND pair).
     #[inline]

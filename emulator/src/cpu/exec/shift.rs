@@ -164,49 +164,47 @@ pub fn group<W: Width, const SETMO: u8, const SRC: u8>(
     })
 }
 
-/// SHLD r/m, reg, imm8/CL (386).
-pub fn shld<W: Width, const CL: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let count = if CL != 0 {
-        cpu.reg::<W8>(reg::CX)
-    } else {
-        i.imm
-    } & 31;
+/// SHLD/SHRD: shift the destination, filling from the register operand
+/// (SDM vol. 2, SHLD/SHRD). Counts are masked to 5 bits; a count above the
+/// operand width leaves an undefined result (oxbox shifts the 2×width
+/// concatenation).
+fn double_shift<W: Width>(
+    cpu: &mut Cpu,
+    bus: &mut dyn Bus,
+    i: &Instr,
+    by_cl: bool,
+    left: bool,
+) -> Result<()> {
+    let count = if by_cl { cpu.reg::<W8>(reg::CX) } else { i.imm } & 31;
     let src = cpu.reg::<W>(i.reg());
     cpu.modify_rm::<W>(bus, i, |cpu, d| {
         if count == 0 {
             return None;
         }
         let n = W::BITS;
-        // Concatenate dest:src and shift left; counts above the width give
-        // an undefined result (we shift the 64-bit value modulo 64).
-        let wide = ((d as u64) << n) | src as u64;
-        let shifted = wide << count;
-        let r = (shifted >> n) as u32 & W::MASK;
-        let c = ((wide << (count - 1)) >> (2 * n - 1)) as u32 & 1;
-        let o = ((r >> (n - 1)) & 1) ^ ((d >> (n - 1)) & 1);
-        cpu.set_flags(OSZAPC, cf_of(c, o) | szp(r, n));
-        Some(r)
-    })
-}
-
-/// SHRD r/m, reg, imm8/CL (386).
-pub fn shrd<W: Width, const CL: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    let count = if CL != 0 {
-        cpu.reg::<W8>(reg::CX)
-    } else {
-        i.imm
-    } & 31;
-    let src = cpu.reg::<W>(i.reg());
-    cpu.modify_rm::<W>(bus, i, |cpu, d| {
-        if count == 0 {
-            return None;
-        }
-        let n = W::BITS;
-        let wide = ((src as u64) << n) | d as u64;
-        let r = (wide >> count) as u32 & W::MASK;
-        let c = (wide >> (count - 1)) as u32 & 1;
+        let (r, c) = if left {
+            let wide = ((d as u64) << n) | src as u64;
+            let r = ((wide << count) >> n) as u32 & W::MASK;
+            (r, ((wide << (count - 1)) >> (2 * n - 1)) as u32 & 1)
+        } else {
+            let wide = ((src as u64) << n) | d as u64;
+            (
+                (wide >> count) as u32 & W::MASK,
+                (wide >> (count - 1)) as u32 & 1,
+            )
+        };
         let o = ((r >> (n - 1)) & 1) ^ ((d >> (n - 1)) & 1);
         cpu.set_flags(OSZAPC, cf_of(c, o) | (szp(r, n) & SZP));
         Some(r)
     })
+}
+
+/// SHLD r/m, reg, imm8/CL (386).
+pub fn shld<W: Width, const CL: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    double_shift::<W>(cpu, bus, i, CL != 0, true)
+}
+
+/// SHRD r/m, reg, imm8/CL (386).
+pub fn shrd<W: Width, const CL: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    double_shift::<W>(cpu, bus, i, CL != 0, false)
 }
