@@ -9,11 +9,15 @@
 //! - this file: the register file, segmentation, memory access and the
 //!   step loop that delivers faults.
 
+mod access;
 pub mod decode;
 pub mod exec;
 pub mod fault;
 pub mod flags;
 pub mod model;
+pub mod paging;
+pub mod protected;
+pub mod segment;
 pub mod table;
 
 use crate::memory::Memory;
@@ -22,6 +26,8 @@ pub use fault::{vector, Fault, Result};
 use flags::{Lazy, LazyOp};
 pub use model::{CpuModel, Quirks, SegmentWrap};
 use oxbox_devices::{Bus, IoSize};
+use paging::Tlb;
+pub use segment::{Descriptor, Segment};
 pub use table::undefined_flags;
 
 /// General register numbers, in the x86 encoding order.
@@ -90,25 +96,6 @@ impl Width for W32 {
     const SIZE: IoSize = IoSize::Dword;
 }
 
-/// A segment register: the visible selector and the hidden descriptor cache.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Segment {
-    pub selector: u16,
-    pub base: u32,
-    /// Highest valid offset (0xFFFF in real mode).
-    pub limit: u32,
-}
-
-impl Segment {
-    pub const fn real(selector: u16) -> Segment {
-        Segment {
-            selector,
-            base: (selector as u32) << 4,
-            limit: 0xFFFF,
-        }
-    }
-}
-
 /// The 8086 register file as the SingleStepTests and the debugger see it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Regs16 {
@@ -175,6 +162,12 @@ pub struct Cpu {
     pub cr2: u32,
     pub cr3: u32,
     pub cr4: u32,
+    /// Current privilege level (0 in real mode, 3 in v8086 mode).
+    pub cpl: u8,
+    /// The local descriptor table and task registers (selector + cache).
+    pub ldtr: Segment,
+    pub tr: Segment,
+    tlb: Tlb,
     pub halted: bool,
     pub shutdown: bool,
     /// Interrupts are held off for one instruction after MOV SS / POP SS /
@@ -221,6 +214,10 @@ impl Cpu {
             cr2: 0,
             cr3: 0,
             cr4: 0,
+            cpl: 0,
+            ldtr: Segment::null(0),
+            tr: Segment::null(0),
+            tlb: Tlb::new(),
             halted: false,
             shutdown: false,
             inhibit_interrupts: false,
@@ -252,6 +249,13 @@ impl Cpu {
             CpuModel::I80386 => 0,
             _ => 0x6000_0010,
         };
+        self.cr2 = 0;
+        self.cr3 = 0;
+        self.cr4 = 0;
+        self.cpl = 0;
+        self.ldtr = Segment::null(0);
+        self.tr = Segment::null(0);
+        self.tlb.flush(false);
         self.halted = false;
         self.shutdown = false;
         self.inhibit_interrupts = false;
@@ -260,9 +264,8 @@ impl Cpu {
             self.eip = 0;
         } else {
             self.segs[seg::CS] = Segment {
-                selector: 0xF000,
                 base: 0xFFFF_0000 & self.addr_mask,
-                limit: 0xFFFF,
+                ..Segment::real(0xF000)
             };
             self.eip = 0xFFF0;
             if self.model >= CpuModel::I80386 {
@@ -337,14 +340,22 @@ impl Cpu {
     }
 
     /// Load a segment register by the rules of the current mode.
-    pub fn load_seg(&mut self, s: usize, selector: u16) -> Result<()> {
-        // Protected-mode descriptor loads arrive with issue 3; until then
-        // every load follows the real-mode rule.
-        self.load_seg_real(s, selector);
+    pub fn load_seg(&mut self, bus: &mut dyn Bus, s: usize, selector: u16) -> Result<()> {
+        if self.protected_mode() && !self.v86() {
+            self.load_seg_protected(bus, s, selector)?;
+        } else {
+            self.load_seg_real(s, selector);
+        }
         if s == seg::SS {
-            self.inhibit_interrupts = true;
+            self.hold_interrupts();
         }
         Ok(())
+    }
+
+    /// EFLAGS.VM: virtual-8086 mode.
+    #[inline(always)]
+    pub fn v86(&self) -> bool {
+        self.flags & flags::VM != 0
     }
 
     /// The register state as the 8086 sees it.
@@ -394,10 +405,11 @@ impl Cpu {
         self.inhibit_interrupts = false;
     }
 
-    /// True in 32-bit code segments (protected mode with CS.D set).
+    /// True in 32-bit code segments (CS.D set; only a protected-mode
+    /// descriptor load sets it, and real mode keeps the cache).
     #[inline(always)]
     pub fn code32(&self) -> bool {
-        false
+        self.segs[seg::CS].big()
     }
 
     /// CR0.PE.
@@ -533,158 +545,12 @@ impl Cpu {
         r != (cc & 1 != 0)
     }
 
-    // ----- memory ----------------------------------------------------------
-
-    /// Translate seg:offset for an access of `len` bytes into a linear address,
-    /// applying the segment limit check of the model.
-    #[inline(always)]
-    fn linear(&self, s: usize, off: u32, len: u32) -> Result<u32> {
-        let segment = &self.segs[s];
-        if off.wrapping_add(len - 1) > segment.limit || off > segment.limit {
-            return Err(self.limit_fault(s));
-        }
-        Ok(segment.base.wrapping_add(off))
-    }
-
-    fn limit_fault(&self, s: usize) -> Fault {
-        if self.model == CpuModel::I80286 || s != seg::SS {
-            Fault::gp(0)
-        } else {
-            Fault::ss(0)
-        }
-    }
-
-    /// Whether an access of `len` bytes at `off` runs past the segment's end
-    /// and must be split byte by byte (the 8086's wrap within a segment).
-    #[inline(always)]
-    fn wraps(&self, s: usize, off: u32, len: u32) -> bool {
-        len > 1
-            && self.quirks.segment_wrap == SegmentWrap::WrapWithinSegment
-            && off.wrapping_add(len - 1) > self.segs[s].limit
-    }
-
-    /// Read `W` bytes at seg:off.
-    #[inline(always)]
-    pub fn read<W: Width>(&mut self, bus: &mut dyn Bus, s: usize, off: u32) -> Result<u32> {
-        if self.wraps(s, off, W::BYTES) {
-            return self.read_split::<W>(bus, s, off);
-        }
-        let lin = self.linear(s, off, W::BYTES)?;
-        Ok(self.read_phys(bus, lin, W::BYTES))
-    }
-
-    /// Write `W` bytes at seg:off.
-    #[inline(always)]
-    pub fn write<W: Width>(&mut self, bus: &mut dyn Bus, s: usize, off: u32, v: u32) -> Result<()> {
-        if self.wraps(s, off, W::BYTES) {
-            return self.write_split::<W>(bus, s, off, v);
-        }
-        let lin = self.linear(s, off, W::BYTES)?;
-        self.write_phys(bus, lin, W::BYTES, v);
-        Ok(())
-    }
-
-    /// Check that an access of `len` bytes at seg:off passes the segment
-    /// checks, without accessing memory (for multi-part operands that must
-    /// fault before any part is used).
-    #[inline]
-    pub fn check_access(&self, s: usize, off: u32, len: u32) -> Result<()> {
-        if len > 1 && self.quirks.segment_wrap == SegmentWrap::WrapWithinSegment {
-            return Ok(());
-        }
-        self.linear(s, off, len).map(|_| ())
-    }
-
-    fn read_split<W: Width>(&mut self, bus: &mut dyn Bus, s: usize, off: u32) -> Result<u32> {
-        let mut v = 0;
-        for i in 0..W::BYTES {
-            let o = off.wrapping_add(i) & self.segs[s].limit;
-            let lin = self.linear(s, o, 1)?;
-            v |= self.read_phys(bus, lin, 1) << (8 * i);
-        }
-        Ok(v)
-    }
-
-    fn write_split<W: Width>(
-        &mut self,
-        bus: &mut dyn Bus,
-        s: usize,
-        off: u32,
-        v: u32,
-    ) -> Result<()> {
-        for i in 0..W::BYTES {
-            let o = off.wrapping_add(i) & self.segs[s].limit;
-            let lin = self.linear(s, o, 1)?;
-            self.write_phys(bus, lin, 1, v >> (8 * i));
-        }
-        Ok(())
-    }
-
-    /// Read `len` bytes at a linear address (paging arrives with issue 3).
-    /// The fast path needs the access not to wrap around the address space
-    /// (an IDTR base near 4 GiB can ask for that); `wrapping_add` keeps the
-    /// test itself from overflowing.
-    #[inline(always)]
-    pub fn read_phys(&mut self, bus: &mut dyn Bus, lin: u32, len: u32) -> u32 {
-        let phys = lin & self.addr_mask;
-        if phys.wrapping_add(len - 1) & self.addr_mask == phys.wrapping_add(len - 1)
-            && self.mem.in_ram(phys, len)
-        {
-            return self.mem.read_le(phys, len);
-        }
-        self.read_phys_slow(bus, lin, len)
-    }
-
-    #[inline(always)]
-    pub fn write_phys(&mut self, bus: &mut dyn Bus, lin: u32, len: u32, v: u32) {
-        let phys = lin & self.addr_mask;
-        if phys.wrapping_add(len - 1) & self.addr_mask == phys.wrapping_add(len - 1)
-            && self.mem.in_ram(phys, len)
-        {
-            self.mem.write_le(phys, len, v);
-            return;
-        }
-        self.write_phys_slow(bus, lin, len, v);
-    }
-
-    /// Accesses that leave RAM or wrap around the top of the address space:
-    /// byte by byte, each byte to RAM or to the bus.
-    #[cold]
-    fn read_phys_slow(&mut self, bus: &mut dyn Bus, lin: u32, len: u32) -> u32 {
-        self.poll_irq = true;
-        let mut v = 0;
-        for i in 0..len {
-            let phys = lin.wrapping_add(i) & self.addr_mask;
-            let b = if self.mem.in_ram(phys, 1) {
-                self.mem.read_u8(phys) as u32
-            } else {
-                bus.mmio_read(phys, IoSize::Byte) & 0xFF
-            };
-            v |= b << (8 * i);
-        }
-        v
-    }
-
-    #[cold]
-    fn write_phys_slow(&mut self, bus: &mut dyn Bus, lin: u32, len: u32, v: u32) {
-        self.poll_irq = true;
-        for i in 0..len {
-            let phys = lin.wrapping_add(i) & self.addr_mask;
-            let b = (v >> (8 * i)) & 0xFF;
-            if self.mem.in_ram(phys, 1) {
-                self.mem.write_u8(phys, b as u8);
-            } else {
-                bus.mmio_write(phys, IoSize::Byte, b);
-            }
-        }
-    }
-
     // ----- stack -----------------------------------------------------------
 
-    /// Stack width: 16 bits unless SS is a 32-bit segment (issue 3).
+    /// Stack width: 32 bits when SS's B flag is set.
     #[inline(always)]
     pub fn stack32(&self) -> bool {
-        false
+        self.segs[seg::SS].big()
     }
 
     #[inline(always)]
@@ -761,12 +627,116 @@ impl Cpu {
         Ok(())
     }
 
-    /// Far jump in real mode.
-    pub fn jump_far(&mut self, selector: u16, offset: u32) -> Result<()> {
+    /// Far jump: real mode loads CS directly; protected mode goes through
+    /// the descriptor checks (and call gates).
+    pub fn jump_far(&mut self, bus: &mut dyn Bus, selector: u16, offset: u32) -> Result<()> {
+        if self.protected_mode() && !self.v86() {
+            return self.jump_far_protected(bus, selector, offset);
+        }
         self.check_far_target(offset)?;
         self.load_seg_real(seg::CS, selector);
         self.eip = offset;
         Ok(())
+    }
+
+    /// Far call: push CS and (E)IP (operand size) and jump.
+    pub fn call_far(
+        &mut self,
+        bus: &mut dyn Bus,
+        selector: u16,
+        offset: u32,
+        op32: bool,
+    ) -> Result<()> {
+        if self.protected_mode() && !self.v86() {
+            return self.call_far_protected(bus, selector, offset, op32);
+        }
+        self.check_far_target(offset)?;
+        let sp = self.regs[reg::SP];
+        let cs = self.segs[seg::CS].selector as u32;
+        let ret = self.eip;
+        let pushed = if op32 {
+            self.push::<W32>(bus, cs)
+                .and_then(|_| self.push::<W32>(bus, ret))
+        } else {
+            self.push::<W16>(bus, cs)
+                .and_then(|_| self.push::<W16>(bus, ret))
+        };
+        if let Err(f) = pushed {
+            self.regs[reg::SP] = sp;
+            return Err(f);
+        }
+        self.load_seg_real(seg::CS, selector);
+        self.eip = offset;
+        Ok(())
+    }
+
+    /// Far return, releasing `extra` bytes of parameters.
+    pub fn ret_far(&mut self, bus: &mut dyn Bus, op32: bool, extra: u32) -> Result<()> {
+        if self.protected_mode() && !self.v86() {
+            return self.ret_far_protected(bus, op32, extra);
+        }
+        let (off, sel, width) = if op32 {
+            (self.peek::<W32>(bus, 0)?, self.peek::<W32>(bus, 4)?, 4)
+        } else {
+            (self.peek::<W16>(bus, 0)?, self.peek::<W16>(bus, 2)?, 2)
+        };
+        self.check_far_target(off)?;
+        self.load_seg_real(seg::CS, sel as u16);
+        self.eip = off;
+        self.adjust_sp(2 * width + extra);
+        Ok(())
+    }
+
+    /// IRET: real mode pops IP, CS, FLAGS; protected mode checks the return.
+    pub fn iret(&mut self, bus: &mut dyn Bus, op32: bool) -> Result<()> {
+        if self.protected_mode() && !self.v86() {
+            return self.iret_protected(bus, op32);
+        }
+        let (ip, cs, fl, width, mask) = if op32 {
+            let keep = flags::VM | flags::VIF | flags::VIP;
+            (
+                self.peek::<W32>(bus, 0)?,
+                self.peek::<W32>(bus, 4)?,
+                self.peek::<W32>(bus, 8)?,
+                4,
+                u32::MAX & !keep,
+            )
+        } else {
+            (
+                self.peek::<W16>(bus, 0)?,
+                self.peek::<W16>(bus, 2)?,
+                self.peek::<W16>(bus, 4)?,
+                2,
+                0xFFFF,
+            )
+        };
+        self.check_far_target(ip)?;
+        self.load_seg_real(seg::CS, cs as u16);
+        self.eip = ip;
+        self.adjust_sp(3 * width);
+        self.write_flags(fl, mask);
+        Ok(())
+    }
+
+    /// Deliver an interrupt or exception by the rules of the current mode.
+    pub fn interrupt(
+        &mut self,
+        bus: &mut dyn Bus,
+        vector: u8,
+        source: protected::Source,
+        error_code: Option<u32>,
+        return_ip: u32,
+    ) -> Result<()> {
+        if self.protected_mode() {
+            self.interrupt_protected(bus, vector, source, error_code, return_ip)
+        } else {
+            self.interrupt_real(bus, vector, return_ip)
+        }
+    }
+
+    /// Note the delivered vector and where its FLAGS image went.
+    pub(crate) fn record_exception(&mut self, vector: u8, flags_addr: u32) {
+        self.last_exception = Some((vector, flags_addr));
     }
 
     /// Deliver interrupt `vector` in real mode: push FLAGS, CS and IP
@@ -794,12 +764,12 @@ impl Cpu {
         self.push::<W16>(bus, cs)?;
         self.push::<W16>(bus, return_ip & 0xFFFF)?;
         let lin = self.idtr_base.wrapping_add(entry);
-        let ip = self.read_phys(bus, lin, 2);
-        let cs = self.read_phys(bus, lin.wrapping_add(2), 2);
+        let ip = self.read_lin(bus, lin, 2, paging::Access::SupervisorRead)?;
+        let cs = self.read_lin(bus, lin.wrapping_add(2), 2, paging::Access::SupervisorRead)?;
         self.set_flags(flags::IF | flags::TF | flags::AC | flags::RF, 0);
         self.load_seg_real(seg::CS, cs as u16);
         self.eip = ip;
-        self.last_exception = Some((vector, flags_addr));
+        self.record_exception(vector, flags_addr);
         Ok(())
     }
 
@@ -819,7 +789,7 @@ impl Cpu {
             let vector = bus.acknowledge_interrupt();
             self.halted = false;
             let ip = self.eip;
-            if let Err(f) = self.interrupt_real(bus, vector, ip) {
+            if let Err(f) = self.interrupt(bus, vector, protected::Source::External, None, ip) {
                 self.deliver_fault(bus, f, ip);
             }
             return self.step_result();
@@ -835,7 +805,9 @@ impl Cpu {
                 self.instructions += 1;
                 if trap && !self.halted {
                     let ip = self.eip;
-                    if let Err(f) = self.interrupt_real(bus, vector::DB, ip) {
+                    if let Err(f) =
+                        self.interrupt(bus, vector::DB, protected::Source::Exception, None, ip)
+                    {
                         self.deliver_fault(bus, f, ip);
                     }
                 }
@@ -917,10 +889,27 @@ impl Cpu {
             fault_ip
         };
         self.eip = fault_ip;
-        if self.interrupt_real(bus, fault.vector, return_ip).is_ok() {
+        let code = if self.protected_mode() {
+            fault.error_code
+        } else {
+            None
+        };
+        let source = protected::Source::Exception;
+        if self
+            .interrupt(bus, fault.vector, source, code, return_ip)
+            .is_ok()
+        {
             return;
         }
-        if self.model >= CpuModel::I80286 && self.interrupt_real(bus, vector::DF, fault_ip).is_ok()
+        // A fault while delivering: a double fault (oxbox applies the SDM
+        // table 6-5 rules coarsely: any nested fault escalates), and a fault
+        // while delivering that shuts the CPU down.
+        let df_code = if self.protected_mode() { Some(0) } else { None };
+        if self.model >= CpuModel::I80286
+            && fault.vector != vector::DF
+            && self
+                .interrupt(bus, vector::DF, source, df_code, fault_ip)
+                .is_ok()
         {
             return;
         }
@@ -932,38 +921,16 @@ impl Cpu {
     /// instruction (INT n, INT3, INTO, the 8086's divide error).
     pub fn software_interrupt(&mut self, bus: &mut dyn Bus, vector: u8) -> Result<()> {
         let ip = self.eip;
-        self.interrupt_real(bus, vector, ip)
-    }
-
-    /// Read a code byte at CS:offset for the decoder.
-    #[inline]
-    pub(crate) fn fetch_code_byte(&mut self, bus: &mut dyn Bus, offset: u32) -> Result<(u8, u32)> {
-        // The 8086/186 fetch an instruction that runs past offset 0xFFFF
-        // from offset 0 of CS; the 286 and later raise #GP(0) (80386 PRM
-        // §14.7 item 8, "Sequential execution across offset 65,535"; 286
-        // PRM, real-mode interrupt 13).
-        let off = if self.quirks.segment_wrap == SegmentWrap::WrapWithinSegment {
-            offset & self.ip_mask()
-        } else {
-            offset
-        };
-        let cs = &self.segs[seg::CS];
-        if off > cs.limit {
-            return Err(Fault::gp(0));
-        }
-        let lin = cs.base.wrapping_add(off);
-        let phys = lin & self.addr_mask;
-        let b = if self.mem.in_ram(phys, 1) {
-            self.mem.read_u8(phys)
-        } else {
-            bus.mmio_read(phys, IoSize::Byte) as u8
-        };
-        Ok((b, phys))
+        self.interrupt(bus, vector, protected::Source::Software, None, ip)
     }
 
     fn fetch_decoded(&mut self, bus: &mut dyn Bus) -> Result<Instr> {
-        let cs = &self.segs[seg::CS];
-        let phys = cs.base.wrapping_add(self.eip) & self.addr_mask;
+        let lin = self.segs[seg::CS].base.wrapping_add(self.eip);
+        let phys = if self.paging() {
+            self.translate(bus, lin, paging::Access::Execute)?
+        } else {
+            lin
+        } & self.addr_mask;
         let mode = self.decode_mode();
         if let Some(i) = self.cache.lookup(phys, mode, &self.mem) {
             // The record was decoded through some CS; this CS must also
@@ -999,6 +966,13 @@ impl Cpu {
     pub fn port_out<W: Width>(&mut self, bus: &mut dyn Bus, port: u16, v: u32) {
         self.poll_irq = true;
         bus.io_write(port, W::SIZE, v & W::MASK);
+    }
+
+    /// Poll the INTR line before the next instruction (after an access that
+    /// may have changed a device's interrupt output).
+    #[inline]
+    pub fn request_irq_poll(&mut self) {
+        self.poll_irq = true;
     }
 
     /// Hold off maskable interrupts until after the next instruction (STI,

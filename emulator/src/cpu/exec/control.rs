@@ -3,7 +3,7 @@
 
 use crate::cpu::decode::Instr;
 use crate::cpu::flags::OF;
-use crate::cpu::{reg, seg, vector, Cpu, Result, Width, W16};
+use crate::cpu::{reg, vector, Cpu, Result, Width, W16};
 use oxbox_devices::Bus;
 
 /// The branch target `eip + rel`. Truncation to 16 bits follows the
@@ -45,8 +45,8 @@ pub fn jmp_near<W: Width>(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Resul
 }
 
 /// JMP ptr16:16/32 (0xEA).
-pub fn jmp_far<W: Width>(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    cpu.jump_far(i.imm2, i.disp & W::MASK)
+pub fn jmp_far<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    cpu.jump_far(bus, i.imm2, i.disp & W::MASK)
 }
 
 /// JMP r/m (FF /4).
@@ -58,7 +58,7 @@ pub fn jmp_rm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<(
 /// JMP m16:16/32 (FF /5).
 pub fn jmp_far_m<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     match cpu.read_far_pointer::<W>(bus, i)? {
-        Some((sel, off)) => cpu.jump_far(sel, off),
+        Some((sel, off)) => cpu.jump_far(bus, sel, off),
         None => Ok(()),
     }
 }
@@ -88,29 +88,15 @@ pub fn call_rm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<
     call_near_to::<W>(cpu, bus, t)
 }
 
-/// Push CS and (E)IP, then jump far.
-fn call_far_to<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, sel: u16, off: u32) -> Result<()> {
-    cpu.check_far_target(off)?;
-    let sp = cpu.regs[reg::SP];
-    let cs = cpu.segs[seg::CS].selector as u32;
-    let ret = cpu.eip;
-    let pushed = cpu.push::<W>(bus, cs).and_then(|_| cpu.push::<W>(bus, ret));
-    if let Err(f) = pushed {
-        cpu.regs[reg::SP] = sp;
-        return Err(f);
-    }
-    cpu.jump_far(sel, off)
-}
-
 /// CALL ptr16:16/32 (0x9A).
 pub fn call_far<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    call_far_to::<W>(cpu, bus, i.imm2, i.disp & W::MASK)
+    cpu.call_far(bus, i.imm2, i.disp & W::MASK, W::BITS == 32)
 }
 
 /// CALL m16:16/32 (FF /3).
 pub fn call_far_m<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     match cpu.read_far_pointer::<W>(bus, i)? {
-        Some((sel, off)) => call_far_to::<W>(cpu, bus, sel, off),
+        Some((sel, off)) => cpu.call_far(bus, sel, off, W::BITS == 32),
         None => Ok(()),
     }
 }
@@ -131,21 +117,14 @@ pub fn ret_near_imm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Re
     ret_near_by::<W>(cpu, bus, i.imm & 0xFFFF)
 }
 
-/// RETF (0xCB) and RETF imm16 (0xCA).
-fn ret_far_by<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, extra: u32) -> Result<()> {
-    let off = cpu.peek::<W>(bus, 0)?;
-    let sel = cpu.peek::<W>(bus, W::BYTES)?;
-    cpu.jump_far(sel as u16, off)?;
-    cpu.adjust_sp(2 * W::BYTES + extra);
-    Ok(())
-}
-
+/// RETF (0xCB).
 pub fn ret_far<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
-    ret_far_by::<W>(cpu, bus, 0)
+    cpu.ret_far(bus, W::BITS == 32, 0)
 }
 
+/// RETF imm16 (0xCA).
 pub fn ret_far_imm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
-    ret_far_by::<W>(cpu, bus, i.imm & 0xFFFF)
+    cpu.ret_far(bus, W::BITS == 32, i.imm & 0xFFFF)
 }
 
 /// The count register of LOOP/JCXZ: CX or ECX by address size.
@@ -209,14 +188,7 @@ pub fn into(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
     }
 }
 
-/// IRET in real mode: pop IP, CS, FLAGS.
+/// IRET / IRETD.
 pub fn iret<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
-    let ip = cpu.peek::<W>(bus, 0)?;
-    let cs = cpu.peek::<W>(bus, W::BYTES)?;
-    let fl = cpu.peek::<W>(bus, 2 * W::BYTES)?;
-    cpu.jump_far(cs as u16, ip)?;
-    cpu.adjust_sp(3 * W::BYTES);
-    let keep = crate::cpu::flags::VM | crate::cpu::flags::VIF | crate::cpu::flags::VIP;
-    cpu.write_flags(fl, W::MASK & !keep);
-    Ok(())
+    cpu.iret(bus, W::BITS == 32)
 }

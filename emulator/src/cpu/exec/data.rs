@@ -76,7 +76,7 @@ pub fn mov_sreg_rm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Res
         return Err(Fault::ud());
     }
     let v = cpu.read_rm::<W16>(bus, i)?;
-    cpu.load_seg(s, v as u16)
+    cpu.load_seg(bus, s, v as u16)
 }
 
 pub fn lea<W: Width>(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
@@ -152,7 +152,7 @@ pub fn pop_sreg<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result
     };
     let sp = cpu.regs[reg::SP];
     let v = cpu.pop::<W>(bus)?;
-    if let Err(f) = cpu.load_seg(s, v as u16) {
+    if let Err(f) = cpu.load_seg(bus, s, v as u16) {
         cpu.regs[reg::SP] = sp;
         return Err(f);
     }
@@ -305,7 +305,7 @@ pub fn xlat(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
 /// LES/LDS/LSS/LFS/LGS: load a far pointer (offset, then selector).
 fn load_far<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr, s: usize) -> Result<()> {
     if let Some((sel, off)) = cpu.read_far_pointer::<W>(bus, i)? {
-        cpu.load_seg(s, sel)?;
+        cpu.load_seg(bus, s, sel)?;
         cpu.set_reg::<W>(i.reg(), off);
     }
     Ok(())

@@ -112,7 +112,7 @@ impl Cpu {
             return Ok(None);
         }
         let ea = self.ea(i);
-        self.check_access(i.seg(), ea, W::BYTES + 2)?;
+        self.check_access(i.seg(), ea, W::BYTES + 2, false)?;
         let off = self.read::<W>(bus, i.seg(), ea)?;
         let sel_off = self.ea_plus(i, ea, W::BYTES);
         let sel = self.read::<super::W16>(bus, i.seg(), sel_off)?;

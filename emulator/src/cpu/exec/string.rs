@@ -243,7 +243,7 @@ pub fn ins<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> 
         let port = cpu.reg::<W16>(reg::DX) as u16;
         let dst = st.at(cpu, i, reg::DI);
         st.counts(2);
-        cpu.check_access(seg::ES, dst, W::BYTES)?;
+        cpu.check_access(seg::ES, dst, W::BYTES, true)?;
         let v = cpu.port_in::<W>(bus, port);
         st.write::<W>(cpu, bus, dst, v)?;
         st.done(cpu, i, &[reg::DI]);

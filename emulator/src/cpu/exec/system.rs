@@ -117,7 +117,7 @@ fn store_table<W: Width>(
         return Err(Fault::ud());
     }
     let ea = cpu.ea(i);
-    cpu.check_access(i.seg(), ea, 6)?;
+    cpu.check_access(i.seg(), ea, 6, true)?;
     cpu.write::<W16>(bus, i.seg(), ea, limit)?;
     let base = if W::BITS == 32 {
         base
@@ -137,7 +137,7 @@ fn load_table<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<(
         return Err(Fault::ud());
     }
     let ea = cpu.ea(i);
-    cpu.check_access(i.seg(), ea, 6)?;
+    cpu.check_access(i.seg(), ea, 6, false)?;
     let limit = cpu.read::<W16>(bus, i.seg(), ea)?;
     let at = cpu.ea_plus(i, ea, 2);
     let base = cpu.read::<W32>(bus, i.seg(), at)?;
