@@ -15,9 +15,12 @@ use oxbox_devices::{Bus, IoSize};
 pub const DEBUGCON_PORT: u16 = 0xE9;
 /// The POST diagnostic port.
 pub const POST_PORT: u16 = 0x80;
+/// The second POST port CPU test ROMs use (the 8086/286 test suites of the
+/// PC community write here as well).
+pub const POST_PORT_ALT: u16 = 0x190;
 
-/// Largest firmware image oxbox maps (the legacy BIOS area 0xE0000-0xFFFFF).
-pub const MAX_ROM_SIZE: usize = 128 * 1024;
+/// Largest firmware image oxbox maps below 1 MiB (0xC0000-0xFFFFF).
+pub const MAX_ROM_SIZE: usize = 256 * 1024;
 
 /// Why a firmware image was refused.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,6 +53,10 @@ pub struct PcBus {
     /// Everything written to the debug console, for tests and headless runs.
     pub debugcon_log: Vec<u8>,
     pub post_code: u8,
+    /// Every byte written to a POST port, in order.
+    pub post_log: Vec<u8>,
+    /// Also print each POST byte on the debug console as a line `POST xx`.
+    pub print_post: bool,
 }
 
 impl PcBus {
@@ -84,7 +91,21 @@ impl Bus for PcBus {
                     let _ = self.debugcon.flush();
                 }
             }
-            POST_PORT => self.post_code = value as u8,
+            POST_PORT | POST_PORT_ALT => {
+                let code = value as u8;
+                self.post_code = code;
+                self.post_log.push(code);
+                if self.print_post {
+                    let line = if self.debugcon_log.last().is_some_and(|&b| b != b'\n') {
+                        format!("\nPOST {code:02x}\n")
+                    } else {
+                        format!("POST {code:02x}\n")
+                    };
+                    self.debugcon_log.extend_from_slice(line.as_bytes());
+                    let _ = self.debugcon.write_all(line.as_bytes());
+                    let _ = self.debugcon.flush();
+                }
+            }
             _ => {}
         }
     }
@@ -145,6 +166,8 @@ impl Machine {
                 debugcon,
                 debugcon_log: Vec::new(),
                 post_code: 0,
+                post_log: Vec::new(),
+                print_post: false,
             },
         })
     }

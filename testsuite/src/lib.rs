@@ -16,4 +16,5 @@
 //! ```
 
 pub mod moo;
+pub mod rom;
 pub mod singlestep;

@@ -22,6 +22,29 @@ struct Cli {
 enum Command {
     /// Run SingleStepTests MOO files (one instruction per test).
     Singlestep(SingleStepArgs),
+    /// Run a CPU test ROM from the reset vector: debug console (port 0xE9)
+    /// on stdout, POST codes (0x80, 0x190) as `POST xx` lines, final
+    /// registers at the end.
+    Rom(RomArgs),
+}
+
+#[derive(Args)]
+struct RomArgs {
+    /// The ROM image (64, 128 or 256 KiB; smaller images end at the reset
+    /// vector too).
+    file: PathBuf,
+
+    /// CPU model.
+    #[arg(long, default_value = "p6")]
+    cpu: CpuModel,
+
+    /// RAM in MiB.
+    #[arg(short = 'm', long = "memory", default_value_t = 16)]
+    memory: usize,
+
+    /// Stop after this many instructions.
+    #[arg(long, default_value_t = 100_000_000)]
+    max_instructions: u64,
 }
 
 #[derive(Args)]
@@ -69,7 +92,32 @@ struct SingleStepArgs {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Singlestep(args) => run_singlestep(args),
+        Command::Rom(args) => run_rom(args),
     }
+}
+
+fn run_rom(args: RomArgs) -> ExitCode {
+    let run = match testsuite::rom::run_rom_file(
+        &args.file,
+        args.cpu,
+        args.memory.max(1) << 20,
+        args.max_instructions,
+        Box::new(std::io::stdout()),
+    ) {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if run.output.last().is_some_and(|&b| b != b'\n') {
+        println!();
+    }
+    println!("EXIT {:?}", run.exit);
+    for line in run.register_lines() {
+        println!("{line}");
+    }
+    ExitCode::SUCCESS
 }
 
 fn run_singlestep(args: SingleStepArgs) -> ExitCode {

@@ -15,6 +15,7 @@ pub mod exec;
 pub mod fault;
 pub mod flags;
 pub mod model;
+pub mod msr;
 pub mod paging;
 pub mod protected;
 pub mod segment;
@@ -168,6 +169,7 @@ pub struct Cpu {
     pub ldtr: Segment,
     pub tr: Segment,
     tlb: Tlb,
+    pub msrs: msr::Msrs,
     pub halted: bool,
     pub shutdown: bool,
     /// Interrupts are held off for one instruction after MOV SS / POP SS /
@@ -218,6 +220,7 @@ impl Cpu {
             ldtr: Segment::null(0),
             tr: Segment::null(0),
             tlb: Tlb::new(),
+            msrs: msr::Msrs::new(),
             halted: false,
             shutdown: false,
             inhibit_interrupts: false,

@@ -13,7 +13,7 @@
 use std::sync::OnceLock;
 
 use super::decode::{prefix, Exec};
-use super::exec::{alu, bcd, bits, control, data, muldiv, shift, string, system};
+use super::exec::{alu, bcd, bits, control, data, muldiv, privileged, shift, string, system};
 use super::flags::{AF, CF, OF, OSZAPC, PF, SF, SZAP, ZF};
 use super::model::CpuModel;
 use super::{W16, W32, W8};
@@ -451,23 +451,25 @@ fn specs() -> Vec<Spec> {
         v.push(grp!(0xFE, r, d.only(M86)));
     }
 
-    // Two-byte map (286 and later).
+    // Two-byte map (286 and later): system instructions.
     let sys = |name: &'static str, f: [Exec; 2]| def(name, true, NoImm, f, 0).since(M286);
-    v.push(grp2!(0x00, 0, sys("sldt", b!(system::pm_only))));
-    v.push(grp2!(0x00, 1, sys("str", b!(system::pm_only))));
-    v.push(grp2!(0x00, 2, sys("lldt", b!(system::pm_only))));
-    v.push(grp2!(0x00, 3, sys("ltr", b!(system::pm_only))));
-    v.push(grp2!(0x00, 4, sys("verr", b!(system::pm_only))));
-    v.push(grp2!(0x00, 5, sys("verw", b!(system::pm_only))));
-    v.push(grp2!(0x01, 0, sys("sgdt", w!(system::sgdt))));
-    v.push(grp2!(0x01, 1, sys("sidt", w!(system::sidt))));
-    v.push(grp2!(0x01, 2, sys("lgdt", w!(system::lgdt))));
-    v.push(grp2!(0x01, 3, sys("lidt", w!(system::lidt))));
-    v.push(grp2!(0x01, 4, sys("smsw", w!(system::smsw))));
-    v.push(grp2!(0x01, 6, sys("lmsw", b!(system::lmsw))));
-    v.push(two!(0x02, def("lar", true, NoImm, b!(system::pm_only), ZF).since(M286)));
-    v.push(two!(0x03, def("lsl", true, NoImm, b!(system::pm_only), ZF).since(M286)));
-    v.push(two!(0x06, def("clts", false, NoImm, b!(system::clts), 0).since(M286)));
+    v.push(grp2!(0x00, 0, sys("sldt", w!(privileged::sldt))));
+    v.push(grp2!(0x00, 1, sys("str", w!(privileged::str_))));
+    v.push(grp2!(0x00, 2, sys("lldt", b!(privileged::lldt))));
+    v.push(grp2!(0x00, 3, sys("ltr", b!(privileged::ltr))));
+    v.push(grp2!(0x00, 4, def("verr", true, NoImm, b!(privileged::verr_verw), 0).since(M286)));
+    v.push(grp2!(0x00, 5, def("verw", true, NoImm, b!(privileged::verr_verw), 0).since(M286)));
+    v.push(grp2!(0x01, 0, sys("sgdt", w!(privileged::sgdt))));
+    v.push(grp2!(0x01, 1, sys("sidt", w!(privileged::sidt))));
+    v.push(grp2!(0x01, 2, sys("lgdt", w!(privileged::lgdt))));
+    v.push(grp2!(0x01, 3, sys("lidt", w!(privileged::lidt))));
+    v.push(grp2!(0x01, 4, sys("smsw", w!(privileged::smsw))));
+    v.push(grp2!(0x01, 6, sys("lmsw", b!(privileged::lmsw))));
+    v.push(grp2!(0x01, 7, def("invlpg", true, NoImm, b!(privileged::invlpg), 0).since(M486)));
+    v.push(two!(0x02, def("lar", true, NoImm, w!(privileged::lar), 0).since(M286)));
+    v.push(two!(0x03, def("lsl", true, NoImm, w!(privileged::lsl), 0).since(M286)));
+    v.push(two!(0x06, def("clts", false, NoImm, b!(privileged::clts), 0).since(M286)));
+    v.push(one!(0x63, def("arpl", true, NoImm, b!(privileged::arpl), 0).since(M286)));
 
     // 386 additions.
     for cc in 0..16u8 {
@@ -475,8 +477,8 @@ fn specs() -> Vec<Spec> {
         v.push(two!(0x80 + cc, def(leak(format!("j{name}")), false, Iv, w!(control::jcc_near), 0) .since(M386)));
         v.push(two!(0x90 + cc, def(leak(format!("set{name}")), true, NoImm, b!(data::setcc), 0).since(M386)));
     }
-    v.push(two!(0x20, def("mov", true, NoImm, b!(system::mov_r_cr), 0).since(M386)));
-    v.push(two!(0x22, def("mov", true, NoImm, b!(system::mov_cr_r), 0).since(M386)));
+    v.push(two!(0x20, def("mov", true, NoImm, b!(privileged::mov_r_cr), 0).since(M386)));
+    v.push(two!(0x22, def("mov", true, NoImm, b!(privileged::mov_cr_r), 0).since(M386)));
     v.push(two!(0xA0, def("push fs", false, NoImm, w!(data::push_sreg), 0).since(M386)));
     v.push(two!(0xA1, def("pop fs", false, NoImm, w!(data::pop_sreg), 0).since(M386)));
     v.push(two!(0xA8, def("push gs", false, NoImm, w!(data::push_sreg), 0).since(M386)));
@@ -506,12 +508,29 @@ fn specs() -> Vec<Spec> {
     v.push(two!(0xBD, def("bsr", true, NoImm, w!(bits::bsr), bs_undef).since(M386)));
 
     // 486 additions.
+    v.push(two!(0x08, def("invd", false, NoImm, b!(privileged::invd), 0).since(M486)));
+    v.push(two!(0x09, def("wbinvd", false, NoImm, b!(privileged::invd), 0).since(M486)));
+    v.push(two!(0xA2, def("cpuid", false, NoImm, b!(privileged::cpuid), 0).since(M486)));
     v.push(two!(0xB0, def("cmpxchg", true, NoImm, b8!(alu::cmpxchg), 0).since(M486).lockable()));
     v.push(two!(0xB1, def("cmpxchg", true, NoImm, w!(alu::cmpxchg), 0).since(M486).lockable()));
     v.push(two!(0xC0, def("xadd", true, NoImm, b8!(alu::xadd), 0).since(M486).lockable()));
     v.push(two!(0xC1, def("xadd", true, NoImm, w!(alu::xadd), 0).since(M486).lockable()));
     for r in 0..8u8 {
         v.push(two!(0xC8 + r, def("bswap", false, NoImm, b!(data::bswap), 0).since(M486)));
+    }
+
+    // Pentium and P6 additions.
+    v.push(two!(0x30, def("wrmsr", false, NoImm, b!(privileged::wrmsr), 0).since(CpuModel::Pentium)));
+    v.push(two!(0x31, def("rdtsc", false, NoImm, b!(privileged::rdtsc), 0).since(CpuModel::Pentium)));
+    v.push(two!(0x32, def("rdmsr", false, NoImm, b!(privileged::rdmsr), 0).since(CpuModel::Pentium)));
+    v.push(grp2!(0xC7, 1, def("cmpxchg8b", true, NoImm, b!(alu::cmpxchg8b), 0).since(CpuModel::Pentium).lockable()));
+    v.push(two!(0x33, def("rdpmc", false, NoImm, b!(privileged::rdpmc), 0).since(CpuModel::PentiumPro)));
+    v.push(two!(0x34, def("sysenter", false, NoImm, b!(privileged::sysenter), 0).since(CpuModel::PentiumPro)));
+    v.push(two!(0x35, def("sysexit", false, NoImm, b!(privileged::sysexit), 0).since(CpuModel::PentiumPro)));
+    v.push(two!(0x0B, def("ud2", false, NoImm, b!(privileged::ud2), 0).since(M286)));
+    for cc in 0..16u8 {
+        let name = leak(format!("cmov{}", CC_NAMES[cc as usize]));
+        v.push(two!(0x40 + cc, def(name, true, NoImm, w!(data::cmovcc), 0).since(CpuModel::PentiumPro)));
     }
     v
 }

@@ -211,3 +211,33 @@ pub fn xadd<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()>
     }
     Ok(())
 }
+
+/// CMPXCHG8B m64 (Pentium): compare EDX:EAX with the operand; if equal
+/// store ECX:EBX and set ZF, else load the operand into EDX:EAX and clear
+/// ZF. The operand is written in both cases (SDM vol. 2, CMPXCHG8B).
+pub fn cmpxchg8b(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    if !i.is_mem() {
+        return Err(crate::cpu::Fault::ud());
+    }
+    let ea = cpu.ea(i);
+    let s = i.seg();
+    cpu.check_access(s, ea, 8, true)?;
+    let hi_off = cpu.ea_plus(i, ea, 4);
+    let lo = cpu.read::<crate::cpu::W32>(bus, s, ea)?;
+    let hi = cpu.read::<crate::cpu::W32>(bus, s, hi_off)?;
+    let equal = lo == cpu.regs[reg::AX] && hi == cpu.regs[reg::DX];
+    let (new_lo, new_hi) = if equal {
+        (cpu.regs[reg::BX], cpu.regs[reg::CX])
+    } else {
+        (lo, hi)
+    };
+    cpu.write::<crate::cpu::W32>(bus, s, ea, new_lo)?;
+    cpu.write::<crate::cpu::W32>(bus, s, hi_off, new_hi)?;
+    if !equal {
+        cpu.regs[reg::AX] = lo;
+        cpu.regs[reg::DX] = hi;
+    }
+    let zf = crate::cpu::flags::ZF;
+    cpu.set_flags(zf, if equal { zf } else { 0 });
+    Ok(())
+}

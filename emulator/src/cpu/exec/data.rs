@@ -353,6 +353,17 @@ pub fn movsx<W: Width, const SRC: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Inst
     Ok(())
 }
 
+/// CMOVcc reg, r/m (P6): the source is read (and may fault) whether or
+/// not the condition holds; a 32-bit destination is written (zero-extended
+/// upper half) only when it does.
+pub fn cmovcc<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    let v = cpu.read_rm::<W>(bus, i)?;
+    if cpu.condition(i.opcode & 0xF) {
+        cpu.set_reg::<W>(i.reg(), v);
+    }
+    Ok(())
+}
+
 /// SETcc r/m8 (386).
 pub fn setcc(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     let v = cpu.condition(i.opcode & 0xF) as u32;

@@ -8,6 +8,7 @@ pub mod bits;
 pub mod control;
 pub mod data;
 pub mod muldiv;
+pub mod privileged;
 pub mod shift;
 pub mod string;
 pub mod system;

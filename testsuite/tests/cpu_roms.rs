@@ -1,0 +1,54 @@
+//! Protected-mode test programs (testsuite/roms/*.asm): each is assembled
+//! with nasm at test time and run through the ROM runner on the 386 and
+//! the P6 model. A program prints "ok NAME" or "FAIL NAME ..." per check and
+//! ends with "PASS" or "FAILED".
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use oxbox::cpu::{CpuModel, RunExit};
+use testsuite::rom::run_rom;
+
+fn roms_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("roms")
+}
+
+fn assemble(name: &str) -> Vec<u8> {
+    let out = std::env::temp_dir().join(format!("oxbox-{name}-{}.bin", std::process::id()));
+    let status = Command::new("nasm")
+        .current_dir(roms_dir())
+        .args(["-f", "bin", "-o"])
+        .arg(&out)
+        .arg(format!("{name}.asm"))
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("nasm is needed to build testsuite/roms/{name}.asm ({e}); Debian: apt-get install nasm")
+        });
+    assert!(status.success(), "nasm failed on testsuite/roms/{name}.asm");
+    let image = std::fs::read(&out).expect("assembled image");
+    let _ = std::fs::remove_file(&out);
+    image
+}
+
+fn run_program(name: &str) {
+    let image = assemble(name);
+    for model in [CpuModel::I80386, CpuModel::PentiumPro] {
+        let run = run_rom(&image, model, 16 << 20, 10_000_000, Box::new(std::io::sink()))
+            .expect("ROM accepted");
+        let out = run.output_text();
+        assert_eq!(run.exit, RunExit::Halted, "{name} on {model} did not halt:\n{out}");
+        assert!(!out.contains("FAIL"), "{name} on {model}:\n{out}");
+        assert!(out.trim_end().ends_with("PASS"), "{name} on {model}:\n{out}");
+        assert!(out.matches("\nok ").count() >= 5, "{name} on {model} ran too few checks:\n{out}");
+    }
+}
+
+#[test]
+fn segmentation_checks_and_error_codes() {
+    run_program("pm_segments");
+}
+
+#[test]
+fn privilege_levels_gates_and_stack_switches() {
+    run_program("pm_privilege");
+}
