@@ -31,8 +31,12 @@ fn assemble(name: &str) -> Vec<u8> {
 }
 
 fn run_program(name: &str) {
+    run_program_on(name, &[CpuModel::I80386, CpuModel::PentiumPro]);
+}
+
+fn run_program_on(name: &str, models: &[CpuModel]) {
     let image = assemble(name);
-    for model in [CpuModel::I80386, CpuModel::PentiumPro] {
+    for &model in models {
         let run = run_rom(&image, model, 16 << 20, 10_000_000, Box::new(std::io::sink()))
             .expect("ROM accepted");
         let out = run.output_text();
@@ -51,4 +55,10 @@ fn segmentation_checks_and_error_codes() {
 #[test]
 fn privilege_levels_gates_and_stack_switches() {
     run_program("pm_privilege");
+}
+
+#[test]
+fn paging_faults_accessed_dirty_and_tlb_invalidation() {
+    // CR4 (for PSE) exists from the Pentium on.
+    run_program_on("pm_paging", &[CpuModel::Pentium, CpuModel::PentiumPro]);
 }
