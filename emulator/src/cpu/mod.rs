@@ -20,6 +20,7 @@ pub mod paging;
 pub mod protected;
 pub mod segment;
 pub mod table;
+pub mod task;
 
 use crate::memory::Memory;
 use decode::{DecodeCache, Instr};
@@ -443,6 +444,14 @@ impl Cpu {
         self.poll_irq = true;
     }
 
+    /// Replace EFLAGS wholesale (task switches, the return to v8086 mode),
+    /// keeping only the always-one bits fixed.
+    pub(crate) fn load_flags_raw(&mut self, v: u32) {
+        self.flags = v | self.quirks.flags_fixed_ones;
+        self.lazy_mask = 0;
+        self.poll_irq = true;
+    }
+
     /// The EFLAGS bits software can change in the current mode.
     fn writable_flags(&self) -> u32 {
         let mut w = self.quirks.flags_writable_real;
@@ -695,8 +704,17 @@ impl Cpu {
         if self.protected_mode() && !self.v86() {
             return self.iret_protected(bus, op32);
         }
+        let v86_keep = if self.v86() {
+            // IRET in v8086 mode is IOPL-sensitive and cannot change IOPL.
+            if (self.flags_word() & flags::IOPL) >> 12 < 3 {
+                return Err(Fault::gp(0));
+            }
+            flags::IOPL
+        } else {
+            0
+        };
         let (ip, cs, fl, width, mask) = if op32 {
-            let keep = flags::VM | flags::VIF | flags::VIP;
+            let keep = flags::VM | flags::VIF | flags::VIP | v86_keep;
             (
                 self.peek::<W32>(bus, 0)?,
                 self.peek::<W32>(bus, 4)?,
@@ -710,7 +728,7 @@ impl Cpu {
                 self.peek::<W16>(bus, 2)?,
                 self.peek::<W16>(bus, 4)?,
                 2,
-                0xFFFF,
+                0xFFFF & !v86_keep,
             )
         };
         self.check_far_target(ip)?;

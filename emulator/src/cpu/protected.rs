@@ -9,6 +9,7 @@
 
 use super::paging::Access;
 use super::segment::{system_type as st, Descriptor, Segment};
+use super::task::SwitchReason;
 use super::{flags, reg, seg, vector, Cpu, CpuModel, Fault, Result, W16, W32};
 use oxbox_devices::Bus;
 
@@ -271,9 +272,42 @@ impl Cpu {
                 self.eip = off;
                 Ok(())
             }
-            // Task switches (TSS and task gates) are not implemented yet.
+            _ if !d.is_segment() => {
+                let target = self.task_target(bus, selector, &d)?;
+                let eip = self.eip;
+                self.task_switch(bus, target.0, target.1, SwitchReason::Jump, eip, None)
+            }
             _ => Err(Fault::gp(code)),
         }
+    }
+
+    /// For a far JMP/CALL to a TSS or a task gate: the privilege checks
+    /// (DPL ≥ CPL and ≥ RPL) and the TSS selector and descriptor to switch
+    /// to (SDM vol. 3 §7.3).
+    fn task_target(&mut self, bus: &mut dyn Bus, selector: u16, d: &Descriptor) -> Result<(u16, Descriptor)> {
+        let code = sel_code(selector, false);
+        let rpl = (selector & 3) as u8;
+        let kind = d.system_type();
+        let is_gate = kind == st::TASK_GATE;
+        let is_tss = matches!(kind, st::TSS16_AVAILABLE | st::TSS16_BUSY | st::TSS32_AVAILABLE | st::TSS32_BUSY);
+        if !is_gate && !is_tss {
+            return Err(Fault::gp(code));
+        }
+        if d.dpl() < self.cpl || d.dpl() < rpl {
+            return Err(Fault::gp(code));
+        }
+        if !d.present() {
+            return Err(Fault::with_code(vector::NP, code));
+        }
+        if !is_gate {
+            return Ok((selector, *d));
+        }
+        let tss_sel = d.gate_selector();
+        if tss_sel & 4 != 0 {
+            return Err(Fault::gp(sel_code(tss_sel, false)));
+        }
+        let tss = self.read_descriptor(bus, tss_sel)?;
+        Ok((tss_sel, tss))
     }
 
     /// Far CALL in protected mode: to a code segment, or through a call
@@ -311,9 +345,13 @@ impl Cpu {
             self.eip = offset;
             return Ok(());
         }
-        if d.is_segment() || !matches!(d.system_type(), st::CALL_GATE16 | st::CALL_GATE32) {
-            // Task switches are not implemented yet.
+        if d.is_segment() {
             return Err(Fault::gp(code));
+        }
+        if !matches!(d.system_type(), st::CALL_GATE16 | st::CALL_GATE32) {
+            let target = self.task_target(bus, selector, &d)?;
+            let eip = self.eip;
+            return self.task_switch(bus, target.0, target.1, SwitchReason::Call, eip, None);
         }
         let rpl = (selector & 3) as u8;
         if d.dpl() < self.cpl || d.dpl() < rpl {
@@ -493,8 +531,17 @@ impl Cpu {
     /// returns to v8086 mode are not implemented yet).
     pub(crate) fn iret_protected(&mut self, bus: &mut dyn Bus, op32: bool) -> Result<()> {
         if self.flag(flags::NT) {
-            // Return from a nested task: needs task switching.
-            return Err(Fault::gp(0));
+            // Return from a nested task: switch back through the link
+            // field of the current TSS (SDM vol. 3 §7.4).
+            let link = self.read_lin(bus, self.tr.base, 2, Access::SupervisorRead)? as u16;
+            if link & 4 != 0 {
+                return Err(Fault::with_code(vector::TS, sel_code(link, false)));
+            }
+            let d = self
+                .read_descriptor(bus, link)
+                .map_err(|_| Fault::with_code(vector::TS, sel_code(link, false)))?;
+            let eip = self.eip;
+            return self.task_switch(bus, link, d, SwitchReason::Iret, eip, None);
         }
         let width = if op32 { 4 } else { 2 };
         let (eip, cs, fl) = if op32 {
@@ -510,6 +557,9 @@ impl Cpu {
                 self.peek::<W16>(bus, 4)?,
             )
         };
+        if op32 && fl & flags::VM != 0 && self.cpl == 0 {
+            return self.iret_to_v86(bus);
+        }
         let d = self.return_code_target(bus, cs)?;
         let rpl = (cs & 3) as u8;
         if eip > d.limit {
@@ -586,6 +636,10 @@ impl Cpu {
         if !valid {
             return Err(Fault::gp(idt_code));
         }
+        if source == Source::Software && self.v86() && (self.flags_word() & flags::IOPL) >> 12 < 3 {
+            // INT n in v8086 mode is IOPL-sensitive (no VME).
+            return Err(Fault::gp(0));
+        }
         if source == Source::Software && gate.dpl() < self.cpl {
             return Err(Fault::gp(idt_code));
         }
@@ -593,8 +647,14 @@ impl Cpu {
             return Err(Fault::with_code(vector::NP, idt_code));
         }
         if kind == st::TASK_GATE {
-            // Task switches are not implemented yet.
-            return Err(Fault::gp(idt_code));
+            let tss_sel = gate.gate_selector();
+            if tss_sel & 4 != 0 {
+                return Err(Fault::with_code(vector::TS, sel_code(tss_sel, ext)));
+            }
+            let tss = self.read_descriptor_ext(bus, tss_sel, ext)?;
+            self.task_switch(bus, tss_sel, tss, SwitchReason::Interrupt, return_eip, error_code)?;
+            self.record_exception(vector, 0);
+            return Ok(());
         }
         let target = gate.gate_selector();
         let cd = self.gate_target(bus, target, ext)?;
@@ -612,6 +672,17 @@ impl Cpu {
         } else {
             self.cpl
         };
+        let from_v86 = self.v86();
+        if from_v86 && (new_cpl != 0 || cd.conforming()) {
+            // Out of v8086 mode only to a ring-0 non-conforming handler.
+            return Err(Fault::gp(sel_code(target, ext)));
+        }
+        let v86_segs = [
+            self.segs[seg::GS].selector,
+            self.segs[seg::FS].selector,
+            self.segs[seg::DS].selector,
+            self.segs[seg::ES].selector,
+        ];
         let mut flags_addr = 0;
         let result = (|| -> Result<()> {
             if new_cpl < old_cpl {
@@ -620,6 +691,11 @@ impl Cpu {
                 self.segs[seg::SS] = Segment::from_descriptor(ss, &ssd);
                 self.regs[reg::SP] = esp;
                 self.cpl = new_cpl;
+                if from_v86 {
+                    for &sel in &v86_segs {
+                        self.push_width(bus, wide, sel as u32)?;
+                    }
+                }
                 self.push_width(bus, wide, old_ss.selector as u32)?;
                 self.push_width(bus, wide, old_esp)?;
             }
@@ -645,6 +721,11 @@ impl Cpu {
         }
         self.set_cs(target, &cd, new_cpl);
         self.eip = off;
+        if from_v86 {
+            for s in [seg::GS, seg::FS, seg::DS, seg::ES] {
+                self.segs[s] = Segment::null(0);
+            }
+        }
         let mut clear = flags::TF | flags::NT | flags::RF | flags::VM;
         if matches!(kind, st::INTERRUPT_GATE16 | st::INTERRUPT_GATE32) {
             clear |= flags::IF;

@@ -3,7 +3,7 @@
 //! ENTER/LEAVE, BOUND, SETcc, BSWAP.
 
 use crate::cpu::decode::Instr;
-use crate::cpu::flags::{AF, CF, PF, SF, ZF};
+use crate::cpu::flags::{self, AF, CF, PF, SF, ZF};
 use crate::cpu::{reg, seg, Cpu, CpuModel, Fault, Result, Width, W16, W32, W8};
 use oxbox_devices::Bus;
 
@@ -264,18 +264,39 @@ pub fn cwd<W: Width>(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()
     Ok(())
 }
 
+/// PUSHF/POPF are IOPL-sensitive in v8086 mode: #GP(0) unless IOPL = 3
+/// (SDM vol. 3 §20.2.7; no VME).
+fn v86_iopl_check(cpu: &Cpu) -> Result<()> {
+    if cpu.v86() && (cpu.flags_word() & flags::IOPL) >> 12 < 3 {
+        return Err(Fault::gp(0));
+    }
+    Ok(())
+}
+
 pub fn pushf<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+    v86_iopl_check(cpu)?;
     // PUSHFD stores EFLAGS with VM and RF cleared (SDM vol. 2, PUSHF).
-    let v = cpu.flags_word() & !(crate::cpu::flags::VM | crate::cpu::flags::RF);
+    let v = cpu.flags_word() & !(flags::VM | flags::RF);
     cpu.push::<W>(bus, v & W::MASK)
 }
 
+/// POPF: which bits change depends on the mode and privilege (SDM vol. 2,
+/// POPF): IOPL only at CPL 0 (and never in v8086 mode), IF only when CPL ≤
+/// IOPL; VM, VIF, VIP never; RF is cleared.
 pub fn popf<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+    v86_iopl_check(cpu)?;
     let v = cpu.pop::<W>(bus)?;
-    cpu.write_flags(
-        v,
-        W::MASK & !(crate::cpu::flags::VM | crate::cpu::flags::RF),
-    );
+    let mut mask = W::MASK & !(flags::VM | flags::RF | flags::VIF | flags::VIP);
+    if cpu.protected_mode() {
+        let iopl = (cpu.flags_word() & flags::IOPL) >> 12;
+        if cpu.cpl > 0 {
+            mask &= !flags::IOPL;
+        }
+        if cpu.cpl as u32 > iopl {
+            mask &= !flags::IF;
+        }
+    }
+    cpu.write_flags(v & !flags::RF, mask | flags::RF);
     Ok(())
 }
 
