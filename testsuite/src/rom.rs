@@ -83,7 +83,10 @@ pub fn run_rom(
     out: Box<dyn Write + Send>,
 ) -> Result<RomRun, String> {
     if ![64 * 1024, 128 * 1024, 256 * 1024].contains(&image.len()) && image.len() > 256 * 1024 {
-        return Err(format!("a test ROM is 64, 128 or 256 KiB; this one is {} bytes", image.len()));
+        return Err(format!(
+            "a test ROM is 64, 128 or 256 KiB; this one is {} bytes",
+            image.len()
+        ));
     }
     let mut machine = Machine::new(model, ram, image, out).map_err(|e| e.to_string())?;
     machine.bus.print_post = true;

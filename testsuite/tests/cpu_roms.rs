@@ -37,13 +37,29 @@ fn run_program(name: &str) {
 fn run_program_on(name: &str, models: &[CpuModel]) {
     let image = assemble(name);
     for &model in models {
-        let run = run_rom(&image, model, 16 << 20, 10_000_000, Box::new(std::io::sink()))
-            .expect("ROM accepted");
+        let run = run_rom(
+            &image,
+            model,
+            16 << 20,
+            10_000_000,
+            Box::new(std::io::sink()),
+        )
+        .expect("ROM accepted");
         let out = run.output_text();
-        assert_eq!(run.exit, RunExit::Halted, "{name} on {model} did not halt:\n{out}");
+        assert_eq!(
+            run.exit,
+            RunExit::Halted,
+            "{name} on {model} did not halt:\n{out}"
+        );
         assert!(!out.contains("FAIL"), "{name} on {model}:\n{out}");
-        assert!(out.trim_end().ends_with("PASS"), "{name} on {model}:\n{out}");
-        assert!(out.matches("\nok ").count() >= 5, "{name} on {model} ran too few checks:\n{out}");
+        assert!(
+            out.trim_end().ends_with("PASS"),
+            "{name} on {model}:\n{out}"
+        );
+        assert!(
+            out.matches("\nok ").count() >= 5,
+            "{name} on {model} ran too few checks:\n{out}"
+        );
     }
 }
 
@@ -61,4 +77,14 @@ fn privilege_levels_gates_and_stack_switches() {
 fn paging_faults_accessed_dirty_and_tlb_invalidation() {
     // CR4 (for PSE) exists from the Pentium on.
     run_program_on("pm_paging", &[CpuModel::Pentium, CpuModel::PentiumPro]);
+}
+
+#[test]
+fn task_switches_busy_bits_links_and_task_gates() {
+    run_program("pm_tasks");
+}
+
+#[test]
+fn virtual_8086_mode_entry_exit_and_iopl_sensitive_instructions() {
+    run_program("pm_v86");
 }

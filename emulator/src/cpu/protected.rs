@@ -284,12 +284,20 @@ impl Cpu {
     /// For a far JMP/CALL to a TSS or a task gate: the privilege checks
     /// (DPL ≥ CPL and ≥ RPL) and the TSS selector and descriptor to switch
     /// to (SDM vol. 3 §7.3).
-    fn task_target(&mut self, bus: &mut dyn Bus, selector: u16, d: &Descriptor) -> Result<(u16, Descriptor)> {
+    fn task_target(
+        &mut self,
+        bus: &mut dyn Bus,
+        selector: u16,
+        d: &Descriptor,
+    ) -> Result<(u16, Descriptor)> {
         let code = sel_code(selector, false);
         let rpl = (selector & 3) as u8;
         let kind = d.system_type();
         let is_gate = kind == st::TASK_GATE;
-        let is_tss = matches!(kind, st::TSS16_AVAILABLE | st::TSS16_BUSY | st::TSS32_AVAILABLE | st::TSS32_BUSY);
+        let is_tss = matches!(
+            kind,
+            st::TSS16_AVAILABLE | st::TSS16_BUSY | st::TSS32_AVAILABLE | st::TSS32_BUSY
+        );
         if !is_gate && !is_tss {
             return Err(Fault::gp(code));
         }
@@ -652,7 +660,14 @@ impl Cpu {
                 return Err(Fault::with_code(vector::TS, sel_code(tss_sel, ext)));
             }
             let tss = self.read_descriptor_ext(bus, tss_sel, ext)?;
-            self.task_switch(bus, tss_sel, tss, SwitchReason::Interrupt, return_eip, error_code)?;
+            self.task_switch(
+                bus,
+                tss_sel,
+                tss,
+                SwitchReason::Interrupt,
+                return_eip,
+                error_code,
+            )?;
             self.record_exception(vector, 0);
             return Ok(());
         }

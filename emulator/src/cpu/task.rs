@@ -90,7 +90,10 @@ impl Cpu {
         // Save the outgoing task.
         let old_sel = self.tr.selector;
         let old_base = self.tr.base;
-        let old32 = matches!((self.tr.attr & 0xF) as u8, st::TSS32_AVAILABLE | st::TSS32_BUSY);
+        let old32 = matches!(
+            (self.tr.attr & 0xF) as u8,
+            st::TSS32_AVAILABLE | st::TSS32_BUSY
+        );
         let mut eflags = self.flags_word();
         if reason == SwitchReason::Iret {
             eflags &= !flags::NT;
@@ -143,7 +146,8 @@ impl Cpu {
             let fl = self.sv_read(bus, base + 0x10, 2)?;
             let mut regs = [0u32; 8];
             for (r, slot) in regs.iter_mut().enumerate() {
-                *slot = (self.regs[r] & 0xFFFF_0000) | self.sv_read(bus, base + 0x12 + 2 * r as u32, 2)?;
+                *slot = (self.regs[r] & 0xFFFF_0000)
+                    | self.sv_read(bus, base + 0x12 + 2 * r as u32, 2)?;
             }
             let mut sels = [0u16; 6];
             for (s, slot) in sels.iter_mut().take(4).enumerate() {
@@ -179,7 +183,11 @@ impl Cpu {
         }
         self.regs = regs;
         self.eip = eip;
-        let writable = if new32 { 0x0025_7FD5 | flags::VM } else { 0x7FD5 };
+        let writable = if new32 {
+            0x0025_7FD5 | flags::VM
+        } else {
+            0x7FD5
+        };
         let merged = (self.flags_word() & !writable) | (new_flags & writable);
         self.load_flags_raw(merged);
         let ts = |sel: u16| Fault::with_code(vector::TS, (sel & 0xFFFC) as u32);

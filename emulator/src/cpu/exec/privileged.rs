@@ -35,7 +35,13 @@ fn require_protected(cpu: &Cpu) -> Result<()> {
 /// Store a descriptor-table register (SGDT/SIDT): limit then base. With a
 /// 16-bit operand the 286 stores 0xFF in the top base byte and the 386 and
 /// later store zero there (SDM vol. 2, SGDT).
-fn store_table<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr, base: u32, limit: u32) -> Result<()> {
+fn store_table<W: Width>(
+    cpu: &mut Cpu,
+    bus: &mut dyn Bus,
+    i: &Instr,
+    base: u32,
+    limit: u32,
+) -> Result<()> {
     if !i.is_mem() {
         return Err(Fault::ud());
     }
@@ -65,7 +71,11 @@ fn load_table<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<(
     let limit = cpu.read::<W16>(bus, i.seg(), ea)?;
     let at = cpu.ea_plus(i, ea, 2);
     let base = cpu.read::<W32>(bus, i.seg(), at)?;
-    let base = if W::BITS == 32 { base } else { base & 0x00FF_FFFF };
+    let base = if W::BITS == 32 {
+        base
+    } else {
+        base & 0x00FF_FFFF
+    };
     Ok((base, limit))
 }
 
@@ -132,7 +142,11 @@ impl Cpu {
             return Err(Fault::gp(0));
         }
         // ET is hard-wired to 1 on the 486 and later.
-        let et = if self.model >= CpuModel::I80486 { 0x10 } else { 0 };
+        let et = if self.model >= CpuModel::I80486 {
+            0x10
+        } else {
+            0
+        };
         let v = v | et;
         let changed = self.cr0 ^ v;
         self.cr0 = v;
@@ -252,8 +266,14 @@ pub fn lar<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> 
         d.is_segment()
             || matches!(
                 d.system_type(),
-                st::TSS16_AVAILABLE | st::LDT | st::TSS16_BUSY | st::CALL_GATE16 | st::TASK_GATE
-                    | st::TSS32_AVAILABLE | st::TSS32_BUSY | st::CALL_GATE32
+                st::TSS16_AVAILABLE
+                    | st::LDT
+                    | st::TSS16_BUSY
+                    | st::CALL_GATE16
+                    | st::TASK_GATE
+                    | st::TSS32_AVAILABLE
+                    | st::TSS32_BUSY
+                    | st::CALL_GATE32
             )
     });
     if let Some(d) = d {
@@ -272,7 +292,11 @@ pub fn lsl<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> 
         d.is_segment()
             || matches!(
                 d.system_type(),
-                st::TSS16_AVAILABLE | st::LDT | st::TSS16_BUSY | st::TSS32_AVAILABLE | st::TSS32_BUSY
+                st::TSS16_AVAILABLE
+                    | st::LDT
+                    | st::TSS16_BUSY
+                    | st::TSS32_AVAILABLE
+                    | st::TSS32_BUSY
             )
     });
     if let Some(d) = d {
@@ -423,7 +447,11 @@ pub fn rdmsr(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
     if !msr::exists(index) {
         return Err(Fault::gp(0));
     }
-    let v = if index == msr::TSC { tsc(cpu) } else { cpu.msrs.read(index) };
+    let v = if index == msr::TSC {
+        tsc(cpu)
+    } else {
+        cpu.msrs.read(index)
+    };
     cpu.regs[reg::AX] = v as u32;
     cpu.regs[reg::DX] = (v >> 32) as u32;
     Ok(())
@@ -446,7 +474,11 @@ pub fn wrmsr(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
 
 /// A flat segment for SYSENTER/SYSEXIT: base 0, 4 GiB, 32-bit.
 fn flat(selector: u16, code: bool, dpl: u8) -> Segment {
-    let kind = if code { attr::CODE | attr::READABLE } else { attr::WRITABLE };
+    let kind = if code {
+        attr::CODE | attr::READABLE
+    } else {
+        attr::WRITABLE
+    };
     Segment {
         selector,
         base: 0,
@@ -465,7 +497,10 @@ pub fn sysenter(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
     if !cpu.protected_mode() || cs & 0xFFFC == 0 {
         return Err(Fault::gp(0));
     }
-    cpu.set_flags(crate::cpu::flags::VM | crate::cpu::flags::IF | crate::cpu::flags::RF, 0);
+    cpu.set_flags(
+        crate::cpu::flags::VM | crate::cpu::flags::IF | crate::cpu::flags::RF,
+        0,
+    );
     cpu.segs[seg::CS] = flat(cs & 0xFFFC, true, 0);
     cpu.segs[seg::SS] = flat((cs & 0xFFFC) + 8, false, 0);
     cpu.cpl = 0;
