@@ -124,6 +124,12 @@ impl Bus for PcBus {
 pub struct Machine {
     pub cpu: Cpu,
     pub bus: PcBus,
+    /// A triple fault resets the machine, as on a PC (the keyboard
+    /// controller pulls RESET on the CPU's shutdown cycle); when false the
+    /// run ends instead (QEMU's -no-reboot).
+    pub reset_on_triple_fault: bool,
+    /// Triple faults seen so far.
+    pub triple_faults: u64,
 }
 
 impl Machine {
@@ -159,6 +165,8 @@ impl Machine {
         let low_base = 0x10_0000 - rom.len() as u32;
         cpu.mem_mut().load(low_base, rom);
         Ok(Machine {
+            reset_on_triple_fault: true,
+            triple_faults: 0,
             cpu,
             bus: PcBus {
                 rom: rom.to_vec(),
@@ -176,7 +184,21 @@ impl Machine {
     /// retire. A HLT with interrupts enabled waits for an interrupt; with no
     /// interrupt sources yet, any HLT ends the run.
     pub fn run(&mut self, max_instructions: u64) -> RunExit {
-        let exit = self.cpu.run(&mut self.bus, max_instructions);
+        let end = self.cpu.instructions.saturating_add(max_instructions);
+        let exit = loop {
+            let budget = end.saturating_sub(self.cpu.instructions);
+            match self.cpu.run(&mut self.bus, budget) {
+                RunExit::Shutdown => {
+                    self.triple_faults += 1;
+                    if !self.reset_on_triple_fault {
+                        break RunExit::Shutdown;
+                    }
+                    tracing::debug!("triple fault: resetting the machine");
+                    self.cpu.reset();
+                }
+                other => break other,
+            }
+        };
         let _ = self.bus.debugcon.flush();
         exit
     }

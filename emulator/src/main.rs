@@ -42,6 +42,10 @@ struct Args {
     #[arg(long, value_name = "N")]
     max_instructions: Option<u64>,
 
+    /// Exit instead of resetting when the guest triple-faults.
+    #[arg(long)]
+    no_reboot: bool,
+
     /// Where the debug console (port 0xE9) goes: stdio, none, or file:PATH.
     #[arg(long, default_value = "stdio", value_parser = parse_debugcon)]
     debugcon: Debugcon,
@@ -102,6 +106,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             .map_or("built-in ROM".to_string(), |p| p.display().to_string());
         format!("{name}: {e}")
     })?;
+    machine.reset_on_triple_fault = !args.no_reboot;
     let budget = args.max_instructions.unwrap_or(u64::MAX);
     match machine.run(budget) {
         RunExit::Halted | RunExit::Budget => Ok(ExitCode::SUCCESS),

@@ -76,6 +76,30 @@ fn committed_rom_images_match_their_source() {
 #[test]
 fn an_oversized_or_empty_firmware_image_is_refused() {
     assert!(Machine::new(CpuModel::I8086, 1 << 20, &[], Box::new(std::io::sink())).is_err());
-    let big = vec![0u8; 256 * 1024];
+    let big = vec![0u8; 512 * 1024];
     assert!(Machine::new(CpuModel::I8086, 1 << 20, &big, Box::new(std::io::sink())).is_err());
+}
+
+#[test]
+fn a_triple_fault_resets_the_machine_unless_told_not_to() {
+    // A ROM whose reset code loads an empty IDT and raises #UD: the
+    // exception, then #GP, then #DF cannot be delivered -> shutdown.
+    let mut image = vec![0xFFu8; 4096];
+    let code = [
+        0x0F, 0x01, 0x1E, 0x00, 0x0F, // lidt [0x0F00] (an IDTR with limit 0)
+        0x0F, 0x0B, // ud2
+    ];
+    image[..code.len()].copy_from_slice(&code);
+    image[0xF00..0xF06].copy_from_slice(&[0, 0, 0, 0, 0, 0]);
+    // Reset vector: jmp far FF00:0000.
+    image[0xFF0..0xFF5].copy_from_slice(&[0xEA, 0x00, 0x00, 0x00, 0xFF]);
+    let mut m = Machine::new(CpuModel::PentiumPro, 1 << 20, &image, Box::new(std::io::sink())).unwrap();
+    // DS = 0 at reset, so lidt reads 0:0F00 (RAM, zero) -> limit 0.
+    m.reset_on_triple_fault = false;
+    assert_eq!(m.run(100), RunExit::Shutdown);
+    assert_eq!(m.triple_faults, 1);
+
+    let mut m = Machine::new(CpuModel::PentiumPro, 1 << 20, &image, Box::new(std::io::sink())).unwrap();
+    assert_eq!(m.run(100), RunExit::Budget, "the machine resets and keeps running");
+    assert!(m.triple_faults > 1);
 }

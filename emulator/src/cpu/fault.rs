@@ -99,3 +99,45 @@ impl fmt::Display for Fault {
 }
 
 pub type Result<T> = std::result::Result<T, Fault>;
+
+/// Exception classes for the double-fault rule (SDM vol. 3 §6.15,
+/// interrupt 8, table 6-4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    Benign,
+    Contributory,
+    PageFault,
+}
+
+pub fn class(v: u8) -> Class {
+    match v {
+        vector::DE | vector::TS | vector::NP | vector::SS | vector::GP => Class::Contributory,
+        vector::PF => Class::PageFault,
+        _ => Class::Benign,
+    }
+}
+
+/// Whether a `second` exception raised while delivering `first` becomes a
+/// double fault (table 6-5); otherwise the two are handled serially.
+pub fn is_double_fault(first: u8, second: u8) -> bool {
+    match (class(first), class(second)) {
+        (Class::Contributory, Class::Contributory) => true,
+        (Class::PageFault, Class::Contributory | Class::PageFault) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn double_fault_table_6_5() {
+        assert!(is_double_fault(vector::GP, vector::NP));
+        assert!(is_double_fault(vector::PF, vector::PF));
+        assert!(is_double_fault(vector::PF, vector::GP));
+        assert!(!is_double_fault(vector::GP, vector::PF));
+        assert!(!is_double_fault(vector::UD, vector::GP));
+        assert!(!is_double_fault(vector::BP, vector::PF));
+    }
+}

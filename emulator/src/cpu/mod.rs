@@ -14,6 +14,7 @@ pub mod decode;
 pub mod exec;
 pub mod fault;
 pub mod flags;
+pub mod fpu;
 pub mod model;
 pub mod msr;
 pub mod paging;
@@ -171,6 +172,8 @@ pub struct Cpu {
     pub tr: Segment,
     tlb: Tlb,
     pub msrs: msr::Msrs,
+    /// The x87 FPU (used by the models that have one: see fpu::exec::has_fpu).
+    pub fpu: fpu::Fpu,
     pub halted: bool,
     pub shutdown: bool,
     /// Interrupts are held off for one instruction after MOV SS / POP SS /
@@ -222,6 +225,7 @@ impl Cpu {
             tr: Segment::null(0),
             tlb: Tlb::new(),
             msrs: msr::Msrs::new(),
+            fpu: fpu::Fpu::new(),
             halted: false,
             shutdown: false,
             inhibit_interrupts: false,
@@ -260,6 +264,7 @@ impl Cpu {
         self.ldtr = Segment::null(0);
         self.tr = Segment::null(0);
         self.tlb.flush(false);
+        self.fpu = fpu::Fpu::new();
         self.halted = false;
         self.shutdown = false;
         self.inhibit_interrupts = false;
@@ -859,6 +864,9 @@ impl Cpu {
                 || self.shutdown
                 || self.flags & flags::TF != 0
             {
+                if self.shutdown {
+                    return RunExit::Shutdown;
+                }
                 if self.halted && !(self.interrupts_enabled() && bus.interrupt_pending()) {
                     return RunExit::Halted;
                 }
@@ -910,30 +918,27 @@ impl Cpu {
             fault_ip
         };
         self.eip = fault_ip;
-        let code = if self.protected_mode() {
-            fault.error_code
-        } else {
-            None
-        };
-        let source = protected::Source::Exception;
-        if self
-            .interrupt(bus, fault.vector, source, code, return_ip)
-            .is_ok()
-        {
-            return;
+        let mut current = fault;
+        let mut ip = return_ip;
+        // At most: the fault, a second one (serial or #DF), then #DF.
+        for _ in 0..3 {
+            let code = if self.protected_mode() { current.error_code } else { None };
+            match self.interrupt(bus, current.vector, protected::Source::Exception, code, ip) {
+                Ok(()) => return,
+                Err(second) => {
+                    if current.vector == vector::DF || self.model < CpuModel::I80286 {
+                        break;
+                    }
+                    current = if fault::is_double_fault(current.vector, second.vector) {
+                        Fault::with_code(vector::DF, 0)
+                    } else {
+                        second
+                    };
+                    ip = fault_ip;
+                }
+            }
         }
-        // A fault while delivering: a double fault (oxbox applies the SDM
-        // table 6-5 rules coarsely: any nested fault escalates), and a fault
-        // while delivering that shuts the CPU down.
-        let df_code = if self.protected_mode() { Some(0) } else { None };
-        if self.model >= CpuModel::I80286
-            && fault.vector != vector::DF
-            && self
-                .interrupt(bus, vector::DF, source, df_code, fault_ip)
-                .is_ok()
-        {
-            return;
-        }
+        // A fault while delivering a double fault: shutdown (triple fault).
         self.shutdown = true;
         self.halted = true;
     }

@@ -14,7 +14,7 @@
 //! two extended values can differ from it by one ulp; the differential test
 //! measures how often.
 
-use super::f80::{self, exc, Class, Ctx, Fin, Fmt, Val, F80};
+use super::f80::{self, exc, Class, Ctx, Fin, Val, F80};
 use std::sync::OnceLock;
 
 /// A wide intermediate: `m × 2^(e-127)` with `m` normalized (bit 127 set)
@@ -199,7 +199,8 @@ impl W {
         } else {
             64 + q_mid.leading_zeros() - 64
         };
-        // Top 128 bits of the 192-bit quotient, shifted to bit 127.
+        // The top 128 bits of the 192-bit quotient, normalized; the value
+        // is Q × 2^(e-191) = q128 × 2^(e-127-lz).
         let q128 = if lz == 0 {
             q_hi << 64 | q_mid
         } else if lz < 64 {
@@ -207,8 +208,6 @@ impl W {
         } else {
             (q_mid << 64 | q_lo) << (lz - 64)
         };
-        // The 192-bit value's top bit is 191 - lz and stands for
-        // 2^(e + 64 - lz) relative to the input's bit 127 ... see below.
         W {
             neg: self.neg,
             e: self.e - lz as i32,
@@ -357,7 +356,7 @@ fn sin_cos(r: W) -> (W, W) {
 /// Reduce `x` (finite, |x| < 2^63) modulo the x87's π/2: returns r with
 /// |r| ≤ π/4 and the quadrant k mod 4 with x = r + k·π₆₆/2.
 fn reduce(x: Fin) -> (W, u32) {
-    let shift = x.e + 4 - 63 + 63; // x·2^67 = sig << (e + 4)
+    let shift = x.e + 4; // x·2^67 = sig << (e + 4)
     if shift < 0 {
         return (W::from_fin(x), 0);
     }
@@ -369,7 +368,8 @@ fn reduce(x: Fin) -> (W, u32) {
     while left > 0 {
         let c = left.min(56);
         let t = r << c;
-        q = (q.wrapping_shl(c)).wrapping_add((t / PIO2_66) as u32) & 3;
+        let shifted = if c >= 2 { 0 } else { q << c };
+        q = shifted.wrapping_add((t / PIO2_66) as u32) & 3;
         r = t % PIO2_66;
         left -= c;
     }
@@ -608,48 +608,8 @@ pub fn f2xm1(ctx: &mut Ctx, x: F80) -> F80 {
     // Exact cases: x = 1 and x = -1.
     if f.sig == 1 << 63 && f.e == 0 {
         return if f.sign {
-            F80::ONE.neg().with_sign(true).abs().neg().with_sign(true)
-                .abs()
-                .neg()
-                .with_sign(true)
-                .abs()
-                .neg()
-                .with_sign(true)
-                .abs()
-                .neg()
-                .with_sign(true)
-                .abs()
-                .neg()
-                .with_sign(true)
-                .abs()
-                .neg()
-                .with_sign(true)
-                .abs()
-                .neg()
-                .with_sign(true)
-                .abs()
-                .neg()
-                .abs()
-                .neg()
-                .abs()
-                .neg()
-                .abs()
-                .neg()
-                .abs()
-                .neg()
-                .with_sign(true)
-                .abs()
-                .neg()
-                .abs()
-                .neg()
-                .abs()
-                .neg()
-                .abs()
-                .neg()
-                .abs()
-                .neg()
-                .abs()
-                .neg()
+            // 2^-1 - 1 = -1/2.
+            F80::new(true, 0x3FFE, 1 << 63)
         } else {
             F80::ONE
         };
@@ -789,9 +749,6 @@ pub fn fyl2xp1(ctx: &mut Ctx, y: F80, x: F80) -> F80 {
         _ => unreachable!(),
     }
 }
-
-#[allow(dead_code)]
-fn unused(_: Fmt) {}
 
 #[cfg(test)]
 mod tests {
