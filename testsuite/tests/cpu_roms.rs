@@ -88,3 +88,9 @@ fn task_switches_busy_bits_links_and_task_gates() {
 fn virtual_8086_mode_entry_exit_and_iopl_sensitive_instructions() {
     run_program("pm_v86");
 }
+
+#[test]
+fn debug_registers_single_step_and_alignment_check() {
+    // Alignment checking exists from the 486 on.
+    run_program_on("pm_debug", &[CpuModel::I80486, CpuModel::PentiumPro]);
+}

@@ -22,7 +22,18 @@ impl Cpu {
         if off < segment.lo || end > segment.hi || end < off || segment.rights & need != need {
             return Err(self.segment_fault(s));
         }
+        if self.cpl == 3 && off & (len - 1) != 0 && self.alignment_check_enabled() {
+            return Err(Fault::with_code(super::vector::AC, 0));
+        }
         Ok(segment.base.wrapping_add(off))
+    }
+
+    /// Alignment checking (486 and later): CR0.AM and EFLAGS.AC at CPL 3
+    /// make a misaligned data access raise #AC(0) (SDM vol. 3 §6.15,
+    /// interrupt 17).
+    #[inline]
+    fn alignment_check_enabled(&self) -> bool {
+        self.cr0 & (1 << 18) != 0 && self.flags & super::flags::AC != 0 && self.model >= CpuModel::I80486
     }
 
     /// The fault for a segment limit or rights violation: #SS(0) for the
@@ -52,6 +63,9 @@ impl Cpu {
             return self.read_split::<W>(bus, s, off);
         }
         let lin = self.linear(s, off, W::BYTES, rights::READ)?;
+        if self.debug.data_armed {
+            self.debug.note_access(lin, W::BYTES, false);
+        }
         self.read_lin(bus, lin, W::BYTES, Access::Read)
     }
 
@@ -62,6 +76,9 @@ impl Cpu {
             return self.write_split::<W>(bus, s, off, v);
         }
         let lin = self.linear(s, off, W::BYTES, rights::WRITE)?;
+        if self.debug.data_armed {
+            self.debug.note_access(lin, W::BYTES, true);
+        }
         self.write_lin(bus, lin, W::BYTES, v)
     }
 

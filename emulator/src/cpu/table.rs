@@ -479,6 +479,8 @@ fn specs() -> Vec<Spec> {
     }
     v.push(two!(0x20, def("mov", true, NoImm, b!(privileged::mov_r_cr), 0).since(M386)));
     v.push(two!(0x22, def("mov", true, NoImm, b!(privileged::mov_cr_r), 0).since(M386)));
+    v.push(two!(0x21, def("mov", true, NoImm, b!(privileged::mov_r_dr), 0).since(M386)));
+    v.push(two!(0x23, def("mov", true, NoImm, b!(privileged::mov_dr_r), 0).since(M386)));
     v.push(two!(0xA0, def("push fs", false, NoImm, w!(data::push_sreg), 0).since(M386)));
     v.push(two!(0xA1, def("pop fs", false, NoImm, w!(data::pop_sreg), 0).since(M386)));
     v.push(two!(0xA8, def("push gs", false, NoImm, w!(data::push_sreg), 0).since(M386)));

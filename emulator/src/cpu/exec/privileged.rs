@@ -527,3 +527,43 @@ pub fn sysexit(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
 pub fn ud2(_cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
     Err(Fault::ud())
 }
+
+/// The debug register a MOV DRn names: DR4/DR5 alias DR6/DR7 unless
+/// CR4.DE (not implemented, so never); #DB with DR6.BD when DR7.GD is set
+/// (SDM vol. 3 §17.2.4).
+fn debug_register_access(cpu: &mut Cpu, i: &Instr) -> Result<usize> {
+    require_cpl0(cpu)?;
+    if cpu.debug.dr7 & crate::cpu::debug::dr7::GD != 0 {
+        cpu.debug.dr7 &= !crate::cpu::debug::dr7::GD;
+        cpu.debug.dr6 |= crate::cpu::debug::dr6::BD;
+        return Err(Fault::new(crate::cpu::vector::DB));
+    }
+    Ok(match i.reg() {
+        4 => 6,
+        5 => 7,
+        n => n,
+    })
+}
+
+/// MOV r32, DRn (386).
+pub fn mov_r_dr(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    let n = debug_register_access(cpu, i)?;
+    cpu.regs[i.rm()] = match n {
+        0..=3 => cpu.debug.addr[n],
+        6 => cpu.debug.dr6,
+        _ => cpu.debug.dr7,
+    };
+    Ok(())
+}
+
+/// MOV DRn, r32 (386).
+pub fn mov_dr_r(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    let n = debug_register_access(cpu, i)?;
+    let v = cpu.regs[i.rm()];
+    match n {
+        0..=3 => cpu.debug.addr[n] = v,
+        6 => cpu.debug.dr6 = v | crate::cpu::debug::dr6::FIXED,
+        _ => cpu.debug.set_dr7(v),
+    }
+    Ok(())
+}

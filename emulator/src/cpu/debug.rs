@@ -1,0 +1,114 @@
+//! Debug registers DR0-DR7 and the #DB conditions they raise (Intel SDM
+//! vol. 3 ch. 17): instruction breakpoints (faults, suppressed by RF), data
+//! breakpoints (traps after the access), single-step (TF) and the
+//! general-detect fault on DR access.
+
+use super::Cpu;
+
+/// DR6 bits.
+pub mod dr6 {
+    pub const B0: u32 = 1 << 0;
+    pub const BD: u32 = 1 << 13;
+    pub const BS: u32 = 1 << 14;
+    pub const BT: u32 = 1 << 15;
+    /// Bits that read as one (P6 family).
+    pub const FIXED: u32 = 0xFFFF_0FF0;
+}
+
+/// DR7 bits.
+pub mod dr7 {
+    pub const GD: u32 = 1 << 13;
+    /// Bit 10 reads as one.
+    pub const FIXED: u32 = 1 << 10;
+}
+
+/// The debug register file and the breakpoints it arms.
+#[derive(Clone, Debug)]
+pub struct DebugRegs {
+    /// DR0-DR3: breakpoint linear addresses.
+    pub addr: [u32; 4],
+    pub dr6: u32,
+    pub dr7: u32,
+    /// Any enabled execute breakpoint (checked before each instruction).
+    pub exec_armed: bool,
+    /// Any enabled data breakpoint (checked on each access).
+    pub data_armed: bool,
+    /// Data breakpoints hit by the current instruction (DR6 B0-B3 bits).
+    pub pending: u32,
+}
+
+impl Default for DebugRegs {
+    fn default() -> Self {
+        DebugRegs {
+            addr: [0; 4],
+            dr6: dr6::FIXED,
+            dr7: dr7::FIXED,
+            exec_armed: false,
+            data_armed: false,
+            pending: 0,
+        }
+    }
+}
+
+impl DebugRegs {
+    fn enabled(&self, i: usize) -> bool {
+        self.dr7 & (3 << (2 * i)) != 0
+    }
+
+    /// R/W field: 0 execute, 1 write, 2 I/O (with CR4.DE), 3 read/write.
+    fn rw(&self, i: usize) -> u32 {
+        (self.dr7 >> (16 + 4 * i)) & 3
+    }
+
+    /// Breakpoint length in bytes (LEN field: 1, 2, 8, 4).
+    fn len(&self, i: usize) -> u32 {
+        match (self.dr7 >> (18 + 4 * i)) & 3 {
+            0 => 1,
+            1 => 2,
+            2 => 8,
+            _ => 4,
+        }
+    }
+
+    /// Set DR7 and recompute which kinds of breakpoint are armed.
+    pub fn set_dr7(&mut self, v: u32) {
+        self.dr7 = v | dr7::FIXED;
+        self.exec_armed = (0..4).any(|i| self.enabled(i) && self.rw(i) == 0);
+        self.data_armed = (0..4).any(|i| self.enabled(i) && self.rw(i) & 1 == 1);
+    }
+
+    /// The execute breakpoints matching an instruction at `lin` (B0-B3).
+    pub fn exec_hits(&self, lin: u32) -> u32 {
+        (0..4)
+            .filter(|&i| self.enabled(i) && self.rw(i) == 0 && self.addr[i] == lin)
+            .fold(0, |m, i| m | (dr6::B0 << i))
+    }
+
+    /// Record data breakpoints an access of `len` bytes at `lin` hits.
+    pub fn note_access(&mut self, lin: u32, len: u32, write: bool) {
+        for i in 0..4 {
+            if !self.enabled(i) {
+                continue;
+            }
+            let rw = self.rw(i);
+            if rw == 1 && !write || rw & 1 == 0 {
+                continue;
+            }
+            let blen = self.len(i);
+            let start = self.addr[i] & !(blen - 1);
+            let overlaps = lin <= start.wrapping_add(blen - 1) && start <= lin.wrapping_add(len - 1);
+            if overlaps {
+                self.pending |= dr6::B0 << i;
+            }
+        }
+    }
+}
+
+impl Cpu {
+    /// Whether the run loop must take the careful path for debugging
+    /// (breakpoints armed).
+    #[inline(always)]
+    pub fn debug_armed(&self) -> bool {
+        self.debug.exec_armed || self.debug.data_armed
+    }
+}
