@@ -458,7 +458,8 @@ mod on_x86_64 {
                 num: 0,
                 width: v.width(),
             };
-            acc.set(&mut i.regs, v.dst.get(&i.regs));
+            let d = v.dst.get(&i.regs);
+            acc.set(&mut i.regs, d);
         }
         i
     }

@@ -10,6 +10,7 @@
 //!   step loop that delivers faults.
 
 mod access;
+pub mod debug;
 pub mod decode;
 pub mod exec;
 pub mod fault;
@@ -174,6 +175,7 @@ pub struct Cpu {
     pub msrs: msr::Msrs,
     /// The x87 FPU (used by the models that have one: see fpu::exec::has_fpu).
     pub fpu: fpu::Fpu,
+    pub debug: debug::DebugRegs,
     pub halted: bool,
     pub shutdown: bool,
     /// Interrupts are held off for one instruction after MOV SS / POP SS /
@@ -226,6 +228,7 @@ impl Cpu {
             tlb: Tlb::new(),
             msrs: msr::Msrs::new(),
             fpu: fpu::Fpu::new(),
+            debug: debug::DebugRegs::default(),
             halted: false,
             shutdown: false,
             inhibit_interrupts: false,
@@ -265,6 +268,7 @@ impl Cpu {
         self.tr = Segment::null(0);
         self.tlb.flush(false);
         self.fpu = fpu::Fpu::new();
+        self.debug = debug::DebugRegs::default();
         self.halted = false;
         self.shutdown = false;
         self.inhibit_interrupts = false;
@@ -825,15 +829,36 @@ impl Cpu {
         }
         self.inhibit_interrupts = false;
         let start = self.eip;
-        let trap = self.flags & flags::TF != 0 && self.lazy_mask & flags::TF == 0;
+        let trap = self.flags & flags::TF != 0;
+        let resume = self.flags & flags::RF != 0;
+        // Instruction breakpoints fault before the instruction, unless RF
+        // says the handler already saw this one (SDM vol. 3 §17.3.1.1).
+        if self.debug.exec_armed && !resume {
+            let lin = self.segs[seg::CS].base.wrapping_add(self.eip);
+            let hits = self.debug.exec_hits(lin);
+            if hits != 0 {
+                self.debug.dr6 = (self.debug.dr6 & !0xF) | hits;
+                self.deliver_fault(bus, Fault::new(vector::DB), start);
+                return self.step_result();
+            }
+        }
+        self.debug.pending = 0;
         match self.execute_one(bus) {
             Ok(()) => {
                 self.instructions += 1;
+                if resume {
+                    self.flags &= !flags::RF;
+                }
+                // Traps after the instruction: data breakpoints and single
+                // step, reported together in DR6.
+                let mut dr6_bits = self.debug.pending;
                 if trap && !self.halted {
+                    dr6_bits |= debug::dr6::BS;
+                }
+                if dr6_bits != 0 {
+                    self.debug.dr6 = (self.debug.dr6 & !0xF) | dr6_bits;
                     let ip = self.eip;
-                    if let Err(f) =
-                        self.interrupt(bus, vector::DB, protected::Source::Exception, None, ip)
-                    {
+                    if let Err(f) = self.interrupt(bus, vector::DB, protected::Source::Exception, None, ip) {
                         self.deliver_fault(bus, f, ip);
                     }
                 }
@@ -862,7 +887,8 @@ impl Cpu {
                 || self.halted
                 || self.inhibit_interrupts
                 || self.shutdown
-                || self.flags & flags::TF != 0
+                || self.flags & (flags::TF | flags::RF) != 0
+                || self.debug_armed()
             {
                 if self.shutdown {
                     return RunExit::Shutdown;

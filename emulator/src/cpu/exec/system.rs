@@ -82,10 +82,14 @@ pub fn flag_op(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     Ok(())
 }
 
-/// ESC (0xD8-0xDF) with no FPU: with CR0.EM set, #NM; otherwise the CPU
+/// ESC (0xD8-0xDF): the x87 on the models that have one ([`crate::cpu::fpu`]).
+/// With no FPU: with CR0.EM set, #NM; otherwise the CPU
 /// computes the address and reads the memory operand for the coprocessor,
 /// which nobody answers (8086 family user's manual, "ESC").
 pub fn esc(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    if crate::cpu::fpu::exec::has_fpu(cpu.model) {
+        return crate::cpu::fpu::exec::execute(cpu, bus, i);
+    }
     if cpu.model >= CpuModel::I80286 && cpu.cr0 & 0b0100 != 0 {
         return Err(Fault::new(crate::cpu::vector::NM));
     }
@@ -95,9 +99,13 @@ pub fn esc(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     Ok(())
 }
 
-/// WAIT: with no coprocessor BUSY is never asserted; CR0.MP with CR0.TS
+/// WAIT: the x87's check for pending exceptions on the models that have one.
+/// With no coprocessor BUSY is never asserted; CR0.MP with CR0.TS
 /// raises #NM on the 286 and later.
 pub fn wait(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+    if crate::cpu::fpu::exec::has_fpu(cpu.model) {
+        return crate::cpu::fpu::exec::wait(cpu);
+    }
     if cpu.model >= CpuModel::I80286 && cpu.cr0 & 0b1010 == 0b1010 {
         return Err(Fault::new(crate::cpu::vector::NM));
     }

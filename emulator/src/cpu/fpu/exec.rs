@@ -14,7 +14,7 @@
 //! (FSTP1, FCOM2, FCOMP3, FXCH4, FCOMP5, FXCH7, FSTP8, FSTP9, FFREEP) are
 //! included.
 
-use super::f80::{self, exc, Class, Cmp, Ctx, F80};
+use super::f80::{self, Class, Cmp, Ctx, F80};
 use super::trans::{self, TrigOp, TrigOut};
 use super::{sw, EnvFormat, Fpu};
 use crate::cpu::decode::Instr;

@@ -687,14 +687,21 @@ pub fn div(ctx: &mut Ctx, a: F80, b: F80, extra_de: bool) -> F80 {
 /// The quotient of two normalized significands as a normalized 128-bit
 /// intermediate with a sticky bit, and the exponent of its leading bit.
 fn div_sig(a: u64, b: u64) -> (i32, u128) {
-    // a / b is in (1/2, 2); 66+ quotient bits plus the remainder as sticky.
-    let n = (a as u128) << 66;
-    let q = n / b as u128;
-    let r = n % b as u128;
-    let q = q | (r != 0) as u128;
-    // q's leading bit has weight 2^(66 - 66) = 1 when a >= b.
-    let (e, m) = normalize(127 - 66, q);
-    (e, m)
+    // a / b is in (1/2, 2). Two steps of long division give the quotient
+    // Q = a·2^128 / b (128 or 129 bits) and the final remainder as sticky.
+    let b = b as u128;
+    let n = (a as u128) << 64;
+    let (q1, r1) = (n / b, n % b);
+    let n2 = r1 << 64;
+    let (q2, r2) = (n2 / b, n2 % b);
+    if q1 >> 64 != 0 {
+        // a ≥ b: Q has 129 bits; bit 127 of Q/2 has weight 2^0.
+        let sticky = (q2 & 1 != 0 || r2 != 0) as u128;
+        (0, q1 << 63 | q2 >> 1 | sticky)
+    } else {
+        // a < b: Q has 128 bits; bit 127 has weight 2^-1.
+        (-1, q1 << 64 | q2 | (r2 != 0) as u128)
+    }
 }
 
 /// √a (FSQRT).
