@@ -94,3 +94,8 @@ fn debug_registers_single_step_and_alignment_check() {
     // Alignment checking exists from the 486 on.
     run_program_on("pm_debug", &[CpuModel::I80486, CpuModel::PentiumPro]);
 }
+
+#[test]
+fn pae_paging_large_pages_and_execute_disable() {
+    run_program_on("pm_pae", &[CpuModel::PentiumPro]);
+}

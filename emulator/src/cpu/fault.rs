@@ -120,11 +120,11 @@ pub fn class(v: u8) -> Class {
 /// Whether a `second` exception raised while delivering `first` becomes a
 /// double fault (table 6-5); otherwise the two are handled serially.
 pub fn is_double_fault(first: u8, second: u8) -> bool {
-    match (class(first), class(second)) {
-        (Class::Contributory, Class::Contributory) => true,
-        (Class::PageFault, Class::Contributory | Class::PageFault) => true,
-        _ => false,
-    }
+    matches!(
+        (class(first), class(second)),
+        (Class::Contributory, Class::Contributory)
+            | (Class::PageFault, Class::Contributory | Class::PageFault)
+    )
 }
 
 #[cfg(test)]

@@ -729,7 +729,7 @@ impl Cpu {
                 self.peek::<W32>(bus, 4)?,
                 self.peek::<W32>(bus, 8)?,
                 4,
-                u32::MAX & !keep,
+                !keep,
             )
         } else {
             (
@@ -858,7 +858,9 @@ impl Cpu {
                 if dr6_bits != 0 {
                     self.debug.dr6 = (self.debug.dr6 & !0xF) | dr6_bits;
                     let ip = self.eip;
-                    if let Err(f) = self.interrupt(bus, vector::DB, protected::Source::Exception, None, ip) {
+                    if let Err(f) =
+                        self.interrupt(bus, vector::DB, protected::Source::Exception, None, ip)
+                    {
                         self.deliver_fault(bus, f, ip);
                     }
                 }
@@ -948,7 +950,11 @@ impl Cpu {
         let mut ip = return_ip;
         // At most: the fault, a second one (serial or #DF), then #DF.
         for _ in 0..3 {
-            let code = if self.protected_mode() { current.error_code } else { None };
+            let code = if self.protected_mode() {
+                current.error_code
+            } else {
+                None
+            };
             match self.interrupt(bus, current.vector, protected::Source::Exception, code, ip) {
                 Ok(()) => return,
                 Err(second) => {

@@ -12,12 +12,14 @@ pub const SYSENTER_ESP: u32 = 0x175;
 pub const SYSENTER_EIP: u32 = 0x176;
 pub const PAT: u32 = 0x277;
 pub const MTRR_DEF_TYPE: u32 = 0x2FF;
+/// Extended feature enables (NXE, bit 11).
+pub const EFER: u32 = 0xC000_0080;
 
 /// Whether `index` is an MSR this CPU has.
 pub fn exists(index: u32) -> bool {
     matches!(
         index,
-        TSC | APIC_BASE | MTRR_CAP | SYSENTER_CS | SYSENTER_ESP | SYSENTER_EIP | PAT | MTRR_DEF_TYPE
+        TSC | APIC_BASE | MTRR_CAP | SYSENTER_CS | SYSENTER_ESP | SYSENTER_EIP | PAT | MTRR_DEF_TYPE | EFER
             | 0x200..=0x20F // variable-range MTRR base/mask pairs
             | 0x250 | 0x258 | 0x259 | 0x268..=0x26F // fixed-range MTRRs
     )
@@ -57,8 +59,15 @@ impl Msrs {
     }
 
     pub fn write(&mut self, index: u32, value: u64) {
-        if index != MTRR_CAP {
-            self.values.insert(index, value);
+        match index {
+            MTRR_CAP => {}
+            // Only NXE is implemented in EFER.
+            EFER => {
+                self.values.insert(index, value & (1 << 11));
+            }
+            _ => {
+                self.values.insert(index, value);
+            }
         }
     }
 }

@@ -52,12 +52,21 @@ pub mod pf {
     pub const PRESENT: u32 = 1 << 0;
     pub const WRITE: u32 = 1 << 1;
     pub const USER: u32 = 1 << 2;
+    pub const RESERVED: u32 = 1 << 3;
+    pub const FETCH: u32 = 1 << 4;
 }
 
 pub const CR0_PG: u32 = 1 << 31;
 pub const CR0_WP: u32 = 1 << 16;
 pub const CR4_PSE: u32 = 1 << 4;
+pub const CR4_PAE: u32 = 1 << 5;
 pub const CR4_PGE: u32 = 1 << 7;
+/// EFER.NXE: the execute-disable bit of PAE entries is honoured.
+pub const EFER_NXE: u64 = 1 << 11;
+/// PAE entries: the execute-disable bit.
+const PAE_NX: u64 = 1 << 63;
+/// PAE entries: physical address bits 12-51.
+const PAE_ADDR: u64 = 0x000F_FFFF_FFFF_F000;
 
 const TLB_BITS: u32 = 12;
 const TLB_SIZE: usize = 1 << TLB_BITS;
@@ -66,6 +75,8 @@ const TLB_SIZE: usize = 1 << TLB_BITS;
 const USER_READ: u8 = 1;
 const USER_WRITE: u8 = 2;
 const SUPER_WRITE: u8 = 4;
+/// The page is execute-disabled: fetches must walk (and fault).
+const NO_EXEC: u8 = 8;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct TlbEntry {
@@ -116,6 +127,21 @@ impl Tlb {
     }
 }
 
+/// What a page walk found.
+struct Walked {
+    /// The final entry (PTE, or the PDE of a large page) and its address.
+    entry_addr: u32,
+    entry: u64,
+    /// The physical page the linear page maps to.
+    page: u32,
+    user: bool,
+    writable: bool,
+    no_exec: bool,
+    large: bool,
+    pde_addr: u32,
+    pde: u64,
+}
+
 #[inline(always)]
 fn slot(lin: u32) -> usize {
     ((lin >> 12) as usize) & (TLB_SIZE - 1)
@@ -140,69 +166,182 @@ impl Cpu {
                 (false, true) => USER_READ,
                 (false, false) => 0,
             };
-            if e.perm & need == need {
+            let fetch_blocked = kind == Access::Execute && e.perm & NO_EXEC != 0;
+            if e.perm & need == need && !fetch_blocked {
                 return Ok(e.phys | (lin & 0xFFF));
             }
         }
-        self.walk(bus, lin, kind.is_write(), user)
+        self.walk(bus, lin, kind, user)
     }
 
-    /// The two-level walk of 32-bit paging (4 KiB pages, and 4 MiB pages
-    /// with CR4.PSE), setting accessed and dirty flags and filling the TLB.
+    /// The entries PAE paging uses for `lin` (SDM vol. 3 §4.4): the PDPTE
+    /// (read from memory at each walk; the silicon caches the four PDPTEs
+    /// at the CR3 load, which only differs when a guest edits its PDPT
+    /// without reloading CR3), the PDE and, for 4 KiB pages, the PTE.
+    /// Returns the walk's outcome or the #PF error-code bits.
+    fn walk_pae(
+        &mut self,
+        bus: &mut dyn Bus,
+        lin: u32,
+        nxe: bool,
+    ) -> std::result::Result<Walked, u32> {
+        let read64 = |cpu: &mut Cpu, bus: &mut dyn Bus, a: u32| -> u64 {
+            cpu.read_phys(bus, a, 4) as u64
+                | ((cpu.read_phys(bus, a.wrapping_add(4), 4) as u64) << 32)
+        };
+        let reserved =
+            |e: u64| -> bool { e & 0x7FF0_0000_0000_0000 != 0 || (!nxe && e & PAE_NX != 0) };
+        let pdpte = read64(self, bus, (self.cr3 & 0xFFFF_FFE0) + ((lin >> 30) << 3));
+        if pdpte & pte::P as u64 == 0 {
+            return Err(0);
+        }
+        let pde_addr = (pdpte & PAE_ADDR) as u32 + (((lin >> 21) & 0x1FF) << 3);
+        let pde = read64(self, bus, pde_addr);
+        if pde & pte::P as u64 == 0 {
+            return Err(0);
+        }
+        if reserved(pde) {
+            return Err(pf::PRESENT | pf::RESERVED);
+        }
+        if pde & pte::PS as u64 != 0 {
+            let base = (pde & 0x000F_FFFF_FFE0_0000) as u32 + (lin & 0x001F_F000);
+            let u = pde & pte::US as u64 != 0;
+            let w = pde & pte::RW as u64 != 0;
+            let nx = nxe && pde & PAE_NX != 0;
+            return Ok(Walked {
+                entry_addr: pde_addr,
+                entry: pde,
+                page: base,
+                user: u,
+                writable: w,
+                no_exec: nx,
+                large: true,
+                pde_addr,
+                pde,
+            });
+        }
+        let pte_addr = (pde & PAE_ADDR) as u32 + (((lin >> 12) & 0x1FF) << 3);
+        let e = read64(self, bus, pte_addr);
+        if e & pte::P as u64 == 0 {
+            return Err(0);
+        }
+        if reserved(e) {
+            return Err(pf::PRESENT | pf::RESERVED);
+        }
+        let u = pde & e & pte::US as u64 != 0;
+        let w = pde & e & pte::RW as u64 != 0;
+        let nx = nxe && (pde | e) & PAE_NX != 0;
+        Ok(Walked {
+            entry_addr: pte_addr,
+            entry: e,
+            page: (e & PAE_ADDR) as u32,
+            user: u,
+            writable: w,
+            no_exec: nx,
+            large: false,
+            pde_addr,
+            pde,
+        })
+    }
+
+    /// The page walk: 32-bit paging (4 KiB pages, 4 MiB pages with
+    /// CR4.PSE) or PAE (4 KiB and 2 MiB pages, execute-disable with
+    /// EFER.NXE); checks the access, sets accessed and dirty flags and
+    /// fills the TLB.
     #[cold]
-    fn walk(&mut self, bus: &mut dyn Bus, lin: u32, write: bool, user: bool) -> Result<u32> {
-        let fault = |cpu: &mut Cpu, present: bool| -> Fault {
+    fn walk(&mut self, bus: &mut dyn Bus, lin: u32, kind: Access, user: bool) -> Result<u32> {
+        let write = kind.is_write();
+        let fetch = kind == Access::Execute;
+        let pae = self.cr4 & CR4_PAE != 0;
+        let nxe = pae && self.msrs.read(super::msr::EFER) & EFER_NXE != 0;
+        let fault = |cpu: &mut Cpu, bits: u32| -> Fault {
             cpu.cr2 = lin;
-            let mut code = 0;
-            if present {
-                code |= pf::PRESENT;
-            }
+            let mut code = bits;
             if write {
                 code |= pf::WRITE;
             }
             if user {
                 code |= pf::USER;
             }
+            if fetch && nxe {
+                code |= pf::FETCH;
+            }
             Fault::with_code(super::vector::PF, code)
         };
-        let pde_addr = (self.cr3 & 0xFFFF_F000) | ((lin >> 22) << 2);
-        let pde = self.read_phys(bus, pde_addr, 4);
-        if pde & pte::P == 0 {
-            return Err(fault(self, false));
-        }
-        let large = pde & pte::PS != 0 && self.cr4 & CR4_PSE != 0;
-        let (entry_addr, entry, allowed_user, allowed_write) = if large {
-            (pde_addr, pde, pde & pte::US != 0, pde & pte::RW != 0)
-        } else {
-            let pte_addr = (pde & 0xFFFF_F000) | (((lin >> 12) & 0x3FF) << 2);
-            let e = self.read_phys(bus, pte_addr, 4);
-            if e & pte::P == 0 {
-                return Err(fault(self, false));
+        let w = if pae {
+            match self.walk_pae(bus, lin, nxe) {
+                Ok(t) => t,
+                Err(bits) => return Err(fault(self, bits)),
             }
-            (pte_addr, e, pde & e & pte::US != 0, pde & e & pte::RW != 0)
+        } else {
+            let pde_addr = (self.cr3 & 0xFFFF_F000) | ((lin >> 22) << 2);
+            let pde = self.read_phys(bus, pde_addr, 4);
+            if pde & pte::P == 0 {
+                return Err(fault(self, 0));
+            }
+            if pde & pte::PS != 0 && self.cr4 & CR4_PSE != 0 {
+                Walked {
+                    entry_addr: pde_addr,
+                    entry: pde as u64,
+                    page: (pde & 0xFFC0_0000) | (lin & 0x003F_F000),
+                    user: pde & pte::US != 0,
+                    writable: pde & pte::RW != 0,
+                    no_exec: false,
+                    large: true,
+                    pde_addr,
+                    pde: pde as u64,
+                }
+            } else {
+                let pte_addr = (pde & 0xFFFF_F000) | (((lin >> 12) & 0x3FF) << 2);
+                let e = self.read_phys(bus, pte_addr, 4);
+                if e & pte::P == 0 {
+                    return Err(fault(self, 0));
+                }
+                Walked {
+                    entry_addr: pte_addr,
+                    entry: e as u64,
+                    page: e & 0xFFFF_F000,
+                    user: pde & e & pte::US != 0,
+                    writable: pde & e & pte::RW != 0,
+                    no_exec: false,
+                    large: false,
+                    pde_addr,
+                    pde: pde as u64,
+                }
+            }
         };
+        let Walked {
+            entry_addr,
+            entry,
+            page,
+            user: allowed_user,
+            writable: allowed_write,
+            no_exec,
+            large,
+            pde_addr,
+            pde,
+        } = w;
         let wp = self.cr0 & CR0_WP != 0;
-        if (user && !allowed_user) || (write && !allowed_write && (user || wp)) {
-            return Err(fault(self, true));
+        if (user && !allowed_user)
+            || (write && !allowed_write && (user || wp))
+            || (fetch && no_exec)
+        {
+            return Err(fault(self, pf::PRESENT));
         }
         // Accessed flags on every entry used; dirty on the final one for a
-        // write (SDM vol. 3 §4.8).
-        if !large && pde & pte::A == 0 {
-            self.write_phys(bus, pde_addr, 4, pde | pte::A);
+        // write (SDM vol. 3 §4.8). Both live in the low dword.
+        let low = entry as u32;
+        if !large && pde as u32 & pte::A == 0 {
+            self.write_phys(bus, pde_addr, 4, pde as u32 | pte::A);
         }
-        let mut new_entry = entry | pte::A;
+        let mut new_low = low | pte::A;
         if write {
-            new_entry |= pte::D;
+            new_low |= pte::D;
         }
-        if new_entry != entry {
-            self.write_phys(bus, entry_addr, 4, new_entry);
+        if new_low != low {
+            self.write_phys(bus, entry_addr, 4, new_low);
         }
-        let phys_page = if large {
-            (entry & 0xFFC0_0000) | (lin & 0x003F_F000)
-        } else {
-            entry & 0xFFFF_F000
-        };
-        let dirty = new_entry & pte::D != 0;
+        let dirty = new_low & pte::D != 0;
         let mut perm = 0;
         if allowed_user {
             perm |= USER_READ;
@@ -213,13 +352,16 @@ impl Cpu {
         if (allowed_write || !wp) && dirty {
             perm |= SUPER_WRITE;
         }
+        if no_exec {
+            perm |= NO_EXEC;
+        }
         self.tlb.entries[slot(lin)] = TlbEntry {
             tag: (lin >> 12) | VALID,
-            phys: phys_page,
+            phys: page,
             perm,
-            global: entry & pte::G != 0 && self.cr4 & CR4_PGE != 0,
+            global: low & pte::G != 0 && self.cr4 & CR4_PGE != 0,
         };
-        Ok(phys_page | (lin & 0xFFF))
+        Ok(page | (lin & 0xFFF))
     }
 
     /// Flush the TLB as a CR3 load does (global pages survive with PGE).

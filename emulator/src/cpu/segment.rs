@@ -252,7 +252,7 @@ mod tests {
         let raw: u64 = 0x12CA_FA34_5678_BCDE;
         let d = Descriptor::parse(raw);
         assert_eq!(d.base, 0x1234_5678);
-        assert_eq!(d.limit, 0xABCDE_FFF);
+        assert_eq!(d.limit, 0xABCD_EFFF);
         assert!(d.present() && d.is_code() && d.readable());
         assert_eq!(d.dpl(), 3);
         assert!(d.attr & attr::DB != 0 && d.attr & attr::G != 0);

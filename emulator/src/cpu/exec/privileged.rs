@@ -8,7 +8,7 @@
 use crate::cpu::decode::Instr;
 use crate::cpu::flags::ZF;
 use crate::cpu::msr;
-use crate::cpu::paging::{CR0_PG, CR0_WP, CR4_PGE, CR4_PSE};
+use crate::cpu::paging::{CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE};
 use crate::cpu::segment::{attr, system_type as st, Segment};
 use crate::cpu::{reg, seg, Cpu, CpuModel, Fault, Result, Width, W16, W32};
 use oxbox_devices::Bus;
@@ -129,8 +129,8 @@ pub fn clts(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
     Ok(())
 }
 
-/// CR4 bits oxbox implements: TSD, PSE, PGE, PCE.
-const CR4_SUPPORTED: u32 = (1 << 2) | CR4_PSE | CR4_PGE | (1 << 8);
+/// CR4 bits oxbox implements: TSD, PSE, PAE, PGE, PCE.
+const CR4_SUPPORTED: u32 = (1 << 2) | CR4_PSE | CR4_PAE | CR4_PGE | (1 << 8);
 const CR4_TSD: u32 = 1 << 2;
 const CR4_PCE: u32 = 1 << 8;
 
@@ -359,6 +359,7 @@ pub fn invd(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
 pub mod feature {
     pub const FPU: u32 = 1 << 0;
     pub const PSE: u32 = 1 << 3;
+    pub const PAE: u32 = 1 << 6;
     pub const TSC: u32 = 1 << 4;
     pub const MSR: u32 = 1 << 5;
     pub const CX8: u32 = 1 << 8;
@@ -385,7 +386,7 @@ impl Cpu {
             f |= PSE | TSC | MSR | CX8;
         }
         if self.model >= CpuModel::PentiumPro {
-            f |= SEP | MTRR | PGE | CMOV;
+            f |= PAE | SEP | MTRR | PGE | CMOV;
         }
         f
     }
@@ -400,9 +401,13 @@ pub fn cpuid(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
         CpuModel::Pentium => 0x0525,
         _ => 0x0619,
     };
+    let p6 = cpu.model >= CpuModel::PentiumPro;
     let (a, b, c, d) = match leaf {
         0 => (1, 0x756E_6547, 0x6C65_746E, 0x4965_6E69), // "Genu" "ntel" "ineI"
         1 => (signature, 0, 0, cpu.cpuid_features()),
+        // Extended leaves (P6 identity only): the execute-disable bit.
+        0x8000_0000 if p6 => (0x8000_0001, 0, 0, 0),
+        0x8000_0001 if p6 => (0, 0, 0, 1 << 20),
         _ => (0, 0, 0, 0),
     };
     cpu.regs[reg::AX] = a;
