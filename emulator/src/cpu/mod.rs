@@ -982,23 +982,31 @@ impl Cpu {
         self.interrupt(bus, vector, protected::Source::Software, None, ip)
     }
 
+    /// The decoded instruction at CS:EIP: a decode-cache hit is a few
+    /// compares; translation under paging and decoding are out of line.
+    #[inline(always)]
     fn fetch_decoded(&mut self, bus: &mut dyn Bus) -> Result<Instr> {
         let lin = self.segs[seg::CS].base.wrapping_add(self.eip);
-        let phys = if self.paging() {
-            self.translate(bus, lin, paging::Access::Execute)?
-        } else {
-            lin
-        } & self.addr_mask;
+        let phys = if self.paging() { self.translate_fetch(bus, lin)? } else { lin } & self.addr_mask;
         let mode = self.decode_mode();
         if let Some(i) = self.cache.lookup(phys, mode, &self.mem) {
             // The record was decoded through some CS; this CS must also
             // reach its last byte without wrapping or passing the limit.
-            if self.eip.wrapping_add(i.len as u32 - 1)
-                <= (self.segs[seg::CS].limit & self.ip_mask())
-            {
+            if self.eip.wrapping_add(i.len as u32 - 1) <= (self.segs[seg::CS].limit & self.ip_mask()) {
                 return Ok(i);
             }
         }
+        self.decode_and_cache(bus, phys, mode)
+    }
+
+    #[inline(never)]
+    fn translate_fetch(&mut self, bus: &mut dyn Bus, lin: u32) -> Result<u32> {
+        self.translate(bus, lin, paging::Access::Execute)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn decode_and_cache(&mut self, bus: &mut dyn Bus, phys: u32, mode: u8) -> Result<Instr> {
         let (instr, cacheable) = decode::decode(self, bus)?;
         if cacheable {
             let generation = self.mem.mark_code(phys);
