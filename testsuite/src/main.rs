@@ -4,6 +4,7 @@
 //! cargo run --release -p testsuite -- singlestep --cpu 8086 [DIR]
 //! ```
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -110,12 +111,14 @@ fn run_rom(args: RomArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A closed stdout (a pager, `head`) is not an error worth a panic.
+    let mut out = std::io::stdout().lock();
     if run.output.last().is_some_and(|&b| b != b'\n') {
-        println!();
+        let _ = writeln!(out);
     }
-    println!("EXIT {:?}", run.exit);
+    let _ = writeln!(out, "EXIT {:?}", run.exit);
     for line in run.register_lines() {
-        println!("{line}");
+        let _ = writeln!(out, "{line}");
     }
     ExitCode::SUCCESS
 }

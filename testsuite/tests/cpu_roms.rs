@@ -99,3 +99,8 @@ fn debug_registers_single_step_and_alignment_check() {
 fn pae_paging_large_pages_and_execute_disable() {
     run_program_on("pm_pae", &[CpuModel::PentiumPro]);
 }
+
+#[test]
+fn virtual_mode_extensions_and_protected_mode_virtual_interrupts() {
+    run_program_on("pm_vme", &[CpuModel::Pentium, CpuModel::PentiumPro]);
+}

@@ -33,7 +33,9 @@ impl Cpu {
     /// interrupt 17).
     #[inline]
     fn alignment_check_enabled(&self) -> bool {
-        self.cr0 & (1 << 18) != 0 && self.flags & super::flags::AC != 0 && self.model >= CpuModel::I80486
+        self.cr0 & (1 << 18) != 0
+            && self.flags & super::flags::AC != 0
+            && self.model >= CpuModel::I80486
     }
 
     /// The fault for a segment limit or rights violation: #SS(0) for the

@@ -96,7 +96,8 @@ impl DebugRegs {
             }
             let blen = self.len(i);
             let start = self.addr[i] & !(blen - 1);
-            let overlaps = lin <= start.wrapping_add(blen - 1) && start <= lin.wrapping_add(len - 1);
+            let overlaps =
+                lin <= start.wrapping_add(blen - 1) && start <= lin.wrapping_add(len - 1);
             if overlaps {
                 self.pending |= dr6::B0 << i;
             }

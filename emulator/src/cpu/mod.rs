@@ -23,6 +23,7 @@ pub mod protected;
 pub mod segment;
 pub mod table;
 pub mod task;
+pub mod vme;
 
 use crate::memory::Memory;
 use decode::{DecodeCache, Instr};
@@ -713,6 +714,19 @@ impl Cpu {
         if self.protected_mode() && !self.v86() {
             return self.iret_protected(bus, op32);
         }
+        if self.vme_active() && !op32 {
+            // VME: a 16-bit IRET in v8086 mode returns on the virtual flag.
+            let (ip, cs, fl) = (
+                self.peek::<W16>(bus, 0)?,
+                self.peek::<W16>(bus, 2)?,
+                self.peek::<W16>(bus, 4)?,
+            );
+            self.vme_load_flags(fl)?;
+            self.load_seg_real(seg::CS, cs as u16);
+            self.eip = ip;
+            self.adjust_sp(6);
+            return Ok(());
+        }
         let v86_keep = if self.v86() {
             // IRET in v8086 mode is IOPL-sensitive and cannot change IOPL.
             if (self.flags_word() & flags::IOPL) >> 12 < 3 {
@@ -987,12 +1001,18 @@ impl Cpu {
     #[inline(always)]
     fn fetch_decoded(&mut self, bus: &mut dyn Bus) -> Result<Instr> {
         let lin = self.segs[seg::CS].base.wrapping_add(self.eip);
-        let phys = if self.paging() { self.translate_fetch(bus, lin)? } else { lin } & self.addr_mask;
+        let phys = if self.paging() {
+            self.translate_fetch(bus, lin)?
+        } else {
+            lin
+        } & self.addr_mask;
         let mode = self.decode_mode();
         if let Some(i) = self.cache.lookup(phys, mode, &self.mem) {
             // The record was decoded through some CS; this CS must also
             // reach its last byte without wrapping or passing the limit.
-            if self.eip.wrapping_add(i.len as u32 - 1) <= (self.segs[seg::CS].limit & self.ip_mask()) {
+            if self.eip.wrapping_add(i.len as u32 - 1)
+                <= (self.segs[seg::CS].limit & self.ip_mask())
+            {
                 return Ok(i);
             }
         }

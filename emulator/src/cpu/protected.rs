@@ -622,6 +622,16 @@ impl Cpu {
         error_code: Option<u32>,
         return_eip: u32,
     ) -> Result<()> {
+        if source == Source::Software && self.v86() {
+            let iopl = (self.flags_word() & flags::IOPL) >> 12;
+            if self.cr4 & super::vme::CR4_VME != 0 && self.vme_redirected(bus, vector)? {
+                return self.vme_interrupt(bus, vector, return_eip);
+            }
+            if iopl < 3 {
+                // INT n in v8086 mode is IOPL-sensitive.
+                return Err(Fault::gp(0));
+            }
+        }
         let ext = source != Source::Software;
         let idt_code = vector as u32 * 8 + 2 + ext as u32;
         if vector as u32 * 8 + 7 > self.idtr_limit {
@@ -643,10 +653,6 @@ impl Cpu {
             );
         if !valid {
             return Err(Fault::gp(idt_code));
-        }
-        if source == Source::Software && self.v86() && (self.flags_word() & flags::IOPL) >> 12 < 3 {
-            // INT n in v8086 mode is IOPL-sensitive (no VME).
-            return Err(Fault::gp(0));
         }
         if source == Source::Software && gate.dpl() < self.cpl {
             return Err(Fault::gp(idt_code));

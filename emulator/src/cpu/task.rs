@@ -251,7 +251,8 @@ impl Cpu {
             *v = self.peek::<W32>(bus, 4 * k as u32)?;
         }
         let [eip, cs, fl, esp, ss, es, ds, fs, gs] = vals;
-        self.load_flags_raw((fl & 0x0027_7FD5) | flags::VM);
+        // The whole EFLAGS image is loaded, VIF and VIP included.
+        self.load_flags_raw((fl & 0x003F_7FD5) | flags::VM);
         self.load_seg_real(seg::CS, cs as u16);
         self.load_seg_real(seg::SS, ss as u16);
         self.load_seg_real(seg::ES, es as u16);

@@ -274,6 +274,10 @@ fn v86_iopl_check(cpu: &Cpu) -> Result<()> {
 }
 
 pub fn pushf<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+    if cpu.vme_active() && W::BITS == 16 {
+        let v = cpu.vme_flags_image();
+        return cpu.push::<W>(bus, v);
+    }
     v86_iopl_check(cpu)?;
     // PUSHFD stores EFLAGS with VM and RF cleared (SDM vol. 2, PUSHF).
     let v = cpu.flags_word() & !(flags::VM | flags::RF);
@@ -284,6 +288,15 @@ pub fn pushf<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<(
 /// POPF): IOPL only at CPL 0 (and never in v8086 mode), IF only when CPL ≤
 /// IOPL; VM, VIF, VIP never; RF is cleared.
 pub fn popf<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+    if cpu.vme_active() && W::BITS == 16 {
+        let sp = cpu.regs[reg::SP];
+        let v = cpu.pop::<W>(bus)?;
+        if let Err(f) = cpu.vme_load_flags(v) {
+            cpu.regs[reg::SP] = sp;
+            return Err(f);
+        }
+        return Ok(());
+    }
     v86_iopl_check(cpu)?;
     let v = cpu.pop::<W>(bus)?;
     let mut mask = W::MASK & !(flags::VM | flags::RF | flags::VIF | flags::VIP);

@@ -129,8 +129,8 @@ pub fn clts(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
     Ok(())
 }
 
-/// CR4 bits oxbox implements: TSD, PSE, PAE, PGE, PCE.
-const CR4_SUPPORTED: u32 = (1 << 2) | CR4_PSE | CR4_PAE | CR4_PGE | (1 << 8);
+/// CR4 bits oxbox implements: VME, PVI, TSD, PSE, PAE, PGE, PCE.
+const CR4_SUPPORTED: u32 = 0b11 | (1 << 2) | CR4_PSE | CR4_PAE | CR4_PGE | (1 << 8);
 const CR4_TSD: u32 = 1 << 2;
 const CR4_PCE: u32 = 1 << 8;
 
@@ -358,6 +358,7 @@ pub fn invd(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
 /// CPUID feature bits (EDX of leaf 1) oxbox implements.
 pub mod feature {
     pub const FPU: u32 = 1 << 0;
+    pub const VME: u32 = 1 << 1;
     pub const PSE: u32 = 1 << 3;
     pub const PAE: u32 = 1 << 6;
     pub const TSC: u32 = 1 << 4;
@@ -383,7 +384,7 @@ impl Cpu {
             f |= FPU;
         }
         if self.model >= CpuModel::Pentium {
-            f |= PSE | TSC | MSR | CX8;
+            f |= VME | PSE | TSC | MSR | CX8;
         }
         if self.model >= CpuModel::PentiumPro {
             f |= PAE | SEP | MTRR | PGE | CMOV;

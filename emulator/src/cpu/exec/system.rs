@@ -65,6 +65,9 @@ pub fn flag_op(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
         0xFC => (DF, false),
         _ => (DF, true),
     };
+    if bit == IF && (cpu.vme_active() || cpu.pvi_active()) {
+        return cpu.virtual_cli_sti(set);
+    }
     if bit == IF && cpu.protected_mode() {
         // CLI/STI are IOPL-sensitive (SDM vol. 2, CLI: #GP(0) if CPL > IOPL).
         let iopl = (cpu.flags_word() & crate::cpu::flags::IOPL) >> 12;

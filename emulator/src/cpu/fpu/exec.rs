@@ -218,18 +218,42 @@ fn build() -> Vec<EscDef> {
     let mut set = |opcode: u8, modrm: u8, d: EscDef| t[index(opcode, modrm)] = d;
     let m = |reg: u8| reg << 3;
     for r in 0..8u8 {
-        set(0xD8, m(r), row(ARITH[r as usize], M32Real, sem_arith_mem, 0));
-        set(0xDC, m(r), row(ARITH[r as usize], M64Real, sem_arith_mem, 0));
-        set(0xDA, m(r), row(IARITH[r as usize], M32Int, sem_arith_mem, 0));
-        set(0xDE, m(r), row(IARITH[r as usize], M16Int, sem_arith_mem, 0));
+        set(
+            0xD8,
+            m(r),
+            row(ARITH[r as usize], M32Real, sem_arith_mem, 0),
+        );
+        set(
+            0xDC,
+            m(r),
+            row(ARITH[r as usize], M64Real, sem_arith_mem, 0),
+        );
+        set(
+            0xDA,
+            m(r),
+            row(IARITH[r as usize], M32Int, sem_arith_mem, 0),
+        );
+        set(
+            0xDE,
+            m(r),
+            row(IARITH[r as usize], M16Int, sem_arith_mem, 0),
+        );
         for i in 0..8u8 {
             let rm = 0xC0 | r << 3 | i;
             let d8_form = if r == 2 || r == 3 { StI } else { St0StI };
             set(0xD8, rm, row(ARITH[r as usize], d8_form, sem_arith_d8, 0));
             let dc_form = if r == 2 || r == 3 { StI } else { StISt0 };
-            set(0xDC, rm, row(ARITH_DC[r as usize], dc_form, sem_arith_dc, 0));
+            set(
+                0xDC,
+                rm,
+                row(ARITH_DC[r as usize], dc_form, sem_arith_dc, 0),
+            );
             if r != 3 {
-                set(0xDE, rm, row(ARITH_DE[r as usize], dc_form, sem_arith_de, 0));
+                set(
+                    0xDE,
+                    rm,
+                    row(ARITH_DE[r as usize], dc_form, sem_arith_de, 0),
+                );
             }
         }
     }
@@ -241,8 +265,16 @@ fn build() -> Vec<EscDef> {
     set(0xD9, m(3), row("fstp", M32Real, sem_fst_mem, STORE));
     set(0xD9, m(4), row("fldenv", Env, sem_special, CONTROL));
     set(0xD9, m(5), row("fldcw", M16, sem_fldcw, CONTROL));
-    set(0xD9, m(6), row("fnstenv", Env, sem_special, CONTROL | NOWAIT | STORE));
-    set(0xD9, m(7), row("fnstcw", M16, sem_fnstcw, CONTROL | NOWAIT | STORE));
+    set(
+        0xD9,
+        m(6),
+        row("fnstenv", Env, sem_special, CONTROL | NOWAIT | STORE),
+    );
+    set(
+        0xD9,
+        m(7),
+        row("fnstcw", M16, sem_fnstcw, CONTROL | NOWAIT | STORE),
+    );
     for i in 0..8u8 {
         set(0xD9, 0xC0 | i, row("fld", StI, sem_fld_st, 0));
         set(0xD9, 0xC8 | i, row("fxch", StI, sem_fxch, 0));
@@ -253,9 +285,11 @@ fn build() -> Vec<EscDef> {
     set(0xD9, 0xE1, row("fabs", None, sem_fabs, 0));
     set(0xD9, 0xE4, row("ftst", None, sem_ftst, 0));
     set(0xD9, 0xE5, row("fxam", None, sem_fxam, 0));
-    for (k, name) in ["fld1", "fldl2t", "fldl2e", "fldpi", "fldlg2", "fldln2", "fldz"]
-        .iter()
-        .enumerate()
+    for (k, name) in [
+        "fld1", "fldl2t", "fldl2e", "fldpi", "fldlg2", "fldln2", "fldz",
+    ]
+    .iter()
+    .enumerate()
     {
         set(0xD9, 0xE8 + k as u8, row(name, None, sem_fldconst, 0));
     }
@@ -284,7 +318,11 @@ fn build() -> Vec<EscDef> {
     // DA
     for (r, name) in ["fcmovb", "fcmove", "fcmovbe", "fcmovu"].iter().enumerate() {
         for i in 0..8u8 {
-            set(0xDA, 0xC0 | (r as u8) << 3 | i, row(name, St0StI, sem_fcmov, P6 | FCMOV));
+            set(
+                0xDA,
+                0xC0 | (r as u8) << 3 | i,
+                row(name, St0StI, sem_fcmov, P6 | FCMOV),
+            );
         }
     }
     set(0xDA, 0xE9, row("fucompp", None, sem_fucompp, 0));
@@ -295,16 +333,31 @@ fn build() -> Vec<EscDef> {
     set(0xDB, m(3), row("fistp", M32Int, sem_fist, STORE));
     set(0xDB, m(5), row("fld", M80Real, sem_fld_mem, 0));
     set(0xDB, m(7), row("fstp", M80Real, sem_fstp80, STORE));
-    for (r, name) in ["fcmovnb", "fcmovne", "fcmovnbe", "fcmovnu"].iter().enumerate() {
+    for (r, name) in ["fcmovnb", "fcmovne", "fcmovnbe", "fcmovnu"]
+        .iter()
+        .enumerate()
+    {
         for i in 0..8u8 {
-            set(0xDB, 0xC0 | (r as u8) << 3 | i, row(name, St0StI, sem_fcmov, P6 | FCMOV));
+            set(
+                0xDB,
+                0xC0 | (r as u8) << 3 | i,
+                row(name, St0StI, sem_fcmov, P6 | FCMOV),
+            );
         }
     }
     // FENI/FDISI (8087) and FSETPM (287) are no-ops from the 387 on.
     set(0xDB, 0xE0, row("fneni", None, sem_nop, CONTROL | NOWAIT));
     set(0xDB, 0xE1, row("fndisi", None, sem_nop, CONTROL | NOWAIT));
-    set(0xDB, 0xE2, row("fnclex", None, sem_fnclex, CONTROL | NOWAIT));
-    set(0xDB, 0xE3, row("fninit", None, sem_fninit, CONTROL | NOWAIT));
+    set(
+        0xDB,
+        0xE2,
+        row("fnclex", None, sem_fnclex, CONTROL | NOWAIT),
+    );
+    set(
+        0xDB,
+        0xE3,
+        row("fninit", None, sem_fninit, CONTROL | NOWAIT),
+    );
     set(0xDB, 0xE4, row("fnsetpm", None, sem_nop, CONTROL | NOWAIT));
     for i in 0..8u8 {
         set(0xDB, 0xE8 | i, row("fucomi", St0StI, sem_fcomi, P6));
@@ -316,8 +369,16 @@ fn build() -> Vec<EscDef> {
     set(0xDD, m(2), row("fst", M64Real, sem_fst_mem, STORE));
     set(0xDD, m(3), row("fstp", M64Real, sem_fst_mem, STORE));
     set(0xDD, m(4), row("frstor", State, sem_special, CONTROL));
-    set(0xDD, m(6), row("fnsave", State, sem_special, CONTROL | NOWAIT | STORE));
-    set(0xDD, m(7), row("fnstsw", M16, sem_fnstsw, CONTROL | NOWAIT | STORE));
+    set(
+        0xDD,
+        m(6),
+        row("fnsave", State, sem_special, CONTROL | NOWAIT | STORE),
+    );
+    set(
+        0xDD,
+        m(7),
+        row("fnstsw", M16, sem_fnstsw, CONTROL | NOWAIT | STORE),
+    );
     for i in 0..8u8 {
         set(0xDD, 0xC0 | i, row("ffree", StI, sem_ffree, 0));
         set(0xDD, 0xC8 | i, row("fxch4", StI, sem_fxch, 0));
@@ -343,7 +404,11 @@ fn build() -> Vec<EscDef> {
         set(0xDF, 0xE8 | i, row("fucomip", St0StI, sem_fcomi, P6));
         set(0xDF, 0xF0 | i, row("fcomip", St0StI, sem_fcomi, P6));
     }
-    set(0xDF, 0xE0, row("fnstsw", Ax, sem_fnstsw, CONTROL | NOWAIT | STORE));
+    set(
+        0xDF,
+        0xE0,
+        row("fnstsw", Ax, sem_fnstsw, CONTROL | NOWAIT | STORE),
+    );
 
     t
 }
@@ -406,7 +471,15 @@ fn arith_regs(f: &mut Fpu, op: u8, dst: usize, src: usize, pop: bool) {
 
 /// Compare ST(0) with `y`; set C3/C2/C0 (or return EFLAGS) and pop `pops`
 /// times. `y_empty`: the second operand is an empty register.
-fn compare(f: &mut Fpu, y: F80, y_empty: bool, quiet: bool, extra_de: bool, pops: u8, eflags: bool) -> Out {
+fn compare(
+    f: &mut Fpu,
+    y: F80,
+    y_empty: bool,
+    quiet: bool,
+    extra_de: bool,
+    pops: u8,
+    eflags: bool,
+) -> Out {
     let result = if f.is_empty(0) || y_empty {
         if !f.stack_fault(false) {
             return Out::None;
@@ -1312,10 +1385,10 @@ mod tests {
     fn fsub_directions_follow_the_sdm_encodings() {
         // ST(0) = 1, ST(1) = 3.
         for (op, modrm, want_st1, want_st0) in [
-            (0xD8u8, 0xE1u8, None, -2i64),  // fsub st0, st1: 1-3
-            (0xD8, 0xE9, None, 2),          // fsubr st0, st1: 3-1
-            (0xDC, 0xE9, Some(2i64), 1),    // fsub st1, st0: 3-1
-            (0xDC, 0xE1, Some(-2), 1),      // fsubr st1, st0: 1-3
+            (0xD8u8, 0xE1u8, None, -2i64), // fsub st0, st1: 1-3
+            (0xD8, 0xE9, None, 2),         // fsubr st0, st1: 3-1
+            (0xDC, 0xE9, Some(2i64), 1),   // fsub st1, st0: 3-1
+            (0xDC, 0xE1, Some(-2), 1),     // fsubr st1, st0: 1-3
         ] {
             let mut f = fresh();
             f.push(f80::from_int(3));

@@ -1334,10 +1334,7 @@ mod tests {
     #[test]
     fn one_plus_one_is_two() {
         let mut c = ctx(RN64);
-        assert_eq!(
-            add(&mut c, F80::ONE, F80::ONE, false),
-            f(0x4000, 1 << 63)
-        );
+        assert_eq!(add(&mut c, F80::ONE, F80::ONE, false), f(0x4000, 1 << 63));
         assert_eq!(c.flags, 0);
     }
 
@@ -1367,7 +1364,10 @@ mod tests {
         assert_eq!(c.flags, 0);
         // Round up to 24 bits: the carry propagates and C1 reports it.
         let mut c = ctx(RN24 | 0x0800);
-        assert_eq!(add(&mut c, F80::ONE, tiny, false), f(0x3FFF, 1 << 63 | 1 << 40));
+        assert_eq!(
+            add(&mut c, F80::ONE, tiny, false),
+            f(0x3FFF, 1 << 63 | 1 << 40)
+        );
         assert!(c.up);
         // The exponent range stays that of the extended format at 24 bits.
         let big = f(0x7000, 1 << 63);
@@ -1434,7 +1434,10 @@ mod tests {
         let min = f(1, 1 << 63);
         let three_quarters = f(0x3FFE, 0xC000_0000_0000_0000);
         let mut c = ctx(RN64);
-        assert_eq!(mul(&mut c, min, three_quarters, false), f(0, 0x6000_0000_0000_0000));
+        assert_eq!(
+            mul(&mut c, min, three_quarters, false),
+            f(0, 0x6000_0000_0000_0000)
+        );
         assert_eq!(c.flags, 0);
         // Unmasked UE: raised even when exact; result normalized and biased.
         let mut c = ctx(RN64 & !0x10);
@@ -1481,7 +1484,10 @@ mod tests {
         assert_eq!(third, f(0x3FFD, 0xAAAA_AAAA_AAAA_AAAB));
         assert!(c.up);
         let mut c = ctx(RN64);
-        assert_eq!(div(&mut c, F80::ONE, F80::ZERO.neg(), false), F80::INFINITY.neg());
+        assert_eq!(
+            div(&mut c, F80::ONE, F80::ZERO.neg(), false),
+            F80::INFINITY.neg()
+        );
         assert_eq!(c.flags, exc::ZE);
         let mut c = ctx(RN64);
         let two = from_int(2);
@@ -1497,7 +1503,7 @@ mod tests {
     #[test]
     fn integer_conversions_round_by_rc_and_saturate_to_invalid() {
         let x = f(0x4000, 0xA000_0000_0000_0000); // 2.5
-        // (RC, 2.5 ->, -2.5 ->): nearest-even, down, up, toward zero.
+                                                  // (RC, 2.5 ->, -2.5 ->): nearest-even, down, up, toward zero.
         for (cw, pos, neg) in [
             (0x037F, 2, -2),
             (0x077F, 2, -3),
@@ -1544,7 +1550,10 @@ mod tests {
         let mut c = ctx(RN64);
         assert_eq!(to_f64(&mut c, F80::ONE), Some(0x3FF0_0000_0000_0000));
         let mut c = ctx(RN64);
-        assert_eq!(to_f64(&mut c, from_int(1).with_sign(true)), Some(0xBFF0_0000_0000_0000));
+        assert_eq!(
+            to_f64(&mut c, from_int(1).with_sign(true)),
+            Some(0xBFF0_0000_0000_0000)
+        );
         let (x, den) = from_f32(1);
         assert!(den);
         assert_eq!(x, f(0x3FFF - 149, 1 << 63));

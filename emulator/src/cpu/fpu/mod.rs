@@ -26,8 +26,8 @@ pub mod exec;
 pub mod f80;
 pub mod trans;
 
-pub use f80::{exc, Ctx, F80};
 use f80::Class;
+pub use f80::{exc, Ctx, F80};
 
 /// Status-word bits (SDM vol. 1 §8.1.3).
 pub mod sw {

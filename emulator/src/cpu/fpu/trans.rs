@@ -592,13 +592,7 @@ pub fn f2xm1(ctx: &mut Ctx, x: F80) -> F80 {
         Class::Unsupported => return f80::invalid(ctx),
         Class::QNaN | Class::SNaN => return f80::propagate1(ctx, x),
         Class::Zero => return x,
-        Class::Infinity => {
-            return if x.sign() {
-                F80::ONE.neg()
-            } else {
-                x
-            }
-        }
+        Class::Infinity => return if x.sign() { F80::ONE.neg() } else { x },
         Class::Denormal => ctx.raise(exc::DE),
         Class::Normal => {}
     }
