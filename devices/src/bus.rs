@@ -42,6 +42,19 @@ pub trait Bus {
         let _ = (addr, size, value);
     }
 
+    /// The CPU's cycle counter at the access that follows: the CPU calls
+    /// this before every port or MMIO access so devices see the guest time
+    /// of the access, not of the start of the batch.
+    fn sync_cycles(&mut self, cycles: u64) {
+        let _ = cycles;
+    }
+
+    /// A device asked the machine to stop (QEMU's isa-debug-exit): the CPU
+    /// ends its run at the next instruction boundary.
+    fn stop_requested(&self) -> bool {
+        false
+    }
+
     /// Whether a maskable interrupt request is asserted on the CPU's INTR
     /// line (the 8259's output).
     fn interrupt_pending(&self) -> bool {

@@ -1,15 +1,19 @@
 //! A PC: the CPU, its memory, the firmware image and the devices on the bus.
 //!
-//! This is the seed of the full machine (issue 4 brings the PIC, PIT, RTC,
-//! UART, keyboard controller, IDE and VGA): RAM, a firmware ROM mapped below
-//! 1 MiB and at the top of the address space, and the two debug ports every
-//! CPU test ROM and BIOS uses: the debug console at 0xE9 and POST codes at
-//! 0x80.
+//! The AT core logic (8259 pair, 8254, MC146818: [`Platform`]) on the bus,
+//! RAM, a firmware ROM mapped below 1 MiB and at the top of the address
+//! space, the debug console (0xE9, and SeaBIOS's 0x402), POST codes (0x80,
+//! 0x190) and an exit port (0xF4, as QEMU's isa-debug-exit).
+//!
+//! Time is the CPU's cycle counter at the configured clock rate; the run
+//! loop lets the CPU run up to the platform's next deadline, brings the
+//! chips to the time reached, and skips idle time when the CPU halts
+//! (DESIGN.md, "Time and determinism").
 
 use std::io::Write;
 
 use crate::cpu::{Cpu, CpuModel, RunExit};
-use oxbox_devices::{Bus, IoSize};
+use oxbox_devices::{Bus, ClockRate, DateTime, IoSize, Platform, VirtualTime};
 
 /// The Bochs/QEMU debug console port.
 pub const DEBUGCON_PORT: u16 = 0xE9;
@@ -18,6 +22,36 @@ pub const POST_PORT: u16 = 0x80;
 /// The second POST port CPU test ROMs use (the 8086/286 test suites of the
 /// PC community write here as well).
 pub const POST_PORT_ALT: u16 = 0x190;
+/// SeaBIOS's debug output port (same behaviour as 0xE9).
+pub const SEABIOS_DEBUG_PORT: u16 = 0x402;
+/// The exit port: writing `v` ends the run with status `(v << 1) | 1`.
+pub const EXIT_PORT: u16 = 0xF4;
+
+/// The guest's wall clock at power-on unless configured otherwise: a fixed
+/// date, so runs are deterministic.
+pub const DEFAULT_RTC_START: DateTime = DateTime {
+    year: 2026,
+    month: 1,
+    day: 1,
+    hour: 0,
+    minute: 0,
+    second: 0,
+};
+
+/// The CPU clock each model runs at by default. Until the per-model timing
+/// tables arrive (issue 6) every instruction takes one cycle, so this is
+/// also the guest's instruction rate per second of virtual time.
+pub fn default_cpu_hz(model: CpuModel) -> u64 {
+    match model {
+        CpuModel::I8086 => 4_772_727,
+        CpuModel::I80186 => 8_000_000,
+        CpuModel::I80286 => 12_000_000,
+        CpuModel::I80386 => 33_000_000,
+        CpuModel::I80486 => 66_000_000,
+        CpuModel::Pentium => 100_000_000,
+        CpuModel::PentiumPro => 200_000_000,
+    }
+}
 
 /// Largest firmware image oxbox maps below 1 MiB (0xC0000-0xFFFFF).
 pub const MAX_ROM_SIZE: usize = 256 * 1024;
@@ -45,6 +79,14 @@ impl std::error::Error for RomError {}
 
 /// Everything the CPU reaches through port I/O and MMIO.
 pub struct PcBus {
+    /// The AT core logic: PIC pair, PIT, RTC/CMOS.
+    pub platform: Platform,
+    /// The CPU clock: cycles ↔ guest time.
+    pub cpu_clock: ClockRate,
+    /// Guest time of the current access (set by [`Bus::sync_cycles`]).
+    now: VirtualTime,
+    /// Set when the guest wrote the exit port.
+    pub exit_status: Option<i32>,
     rom: Vec<u8>,
     /// Physical address where the high alias of the ROM starts (the ROM's
     /// last byte is the last byte of the address space).
@@ -69,8 +111,30 @@ impl PcBus {
     }
 }
 
+impl PcBus {
+    fn debug_byte(&mut self, b: u8) {
+        self.debugcon_log.push(b);
+        // A closed stdout must not stop the guest.
+        let _ = self.debugcon.write_all(&[b]);
+        if b == b'\n' {
+            let _ = self.debugcon.flush();
+        }
+    }
+}
+
 impl Bus for PcBus {
+    fn sync_cycles(&mut self, cycles: u64) {
+        self.now = self.cpu_clock.tick_time(cycles);
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.exit_status.is_some()
+    }
+
     fn io_read(&mut self, port: u16, size: IoSize) -> u32 {
+        if self.platform.decodes(port) {
+            return self.platform.io_read(self.now, port, size);
+        }
         match port {
             // Reading the debug console port returns 0xE9 (Bochs' "port E9
             // hack" detection).
@@ -80,17 +144,14 @@ impl Bus for PcBus {
         }
     }
 
-    fn io_write(&mut self, port: u16, _size: IoSize, value: u32) {
+    fn io_write(&mut self, port: u16, size: IoSize, value: u32) {
+        if self.platform.decodes(port) {
+            self.platform.io_write(self.now, port, size, value);
+            return;
+        }
         match port {
-            DEBUGCON_PORT => {
-                let b = value as u8;
-                self.debugcon_log.push(b);
-                // A closed stdout must not stop the guest.
-                let _ = self.debugcon.write_all(&[b]);
-                if b == b'\n' {
-                    let _ = self.debugcon.flush();
-                }
-            }
+            DEBUGCON_PORT | SEABIOS_DEBUG_PORT => self.debug_byte(value as u8),
+            EXIT_PORT => self.exit_status = Some((((value & 0xFF) as i32) << 1) | 1),
             POST_PORT | POST_PORT_ALT => {
                 let code = value as u8;
                 self.post_code = code;
@@ -108,6 +169,14 @@ impl Bus for PcBus {
             }
             _ => {}
         }
+    }
+
+    fn interrupt_pending(&self) -> bool {
+        self.platform.intr()
+    }
+
+    fn acknowledge_interrupt(&mut self) -> u8 {
+        self.platform.acknowledge_interrupt()
     }
 
     fn mmio_read(&mut self, addr: u32, size: IoSize) -> u32 {
@@ -133,13 +202,33 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// A machine with `ram_bytes` of RAM running `rom` from the reset vector.
-    /// The debug console goes to `debugcon`.
+    /// A machine with `ram_bytes` of RAM running `rom` from the reset vector,
+    /// at the model's default clock and the default RTC start. The debug
+    /// console goes to `debugcon`.
     pub fn new(
         model: CpuModel,
         ram_bytes: usize,
         rom: &[u8],
         debugcon: Box<dyn Write + Send>,
+    ) -> Result<Machine, RomError> {
+        Machine::with_clock(
+            model,
+            ram_bytes,
+            rom,
+            debugcon,
+            default_cpu_hz(model),
+            DEFAULT_RTC_START,
+        )
+    }
+
+    /// A machine with an explicit CPU clock and RTC start.
+    pub fn with_clock(
+        model: CpuModel,
+        ram_bytes: usize,
+        rom: &[u8],
+        debugcon: Box<dyn Write + Send>,
+        cpu_hz: u64,
+        rtc_start: DateTime,
     ) -> Result<Machine, RomError> {
         if rom.is_empty() {
             return Err(RomError::Empty);
@@ -147,16 +236,16 @@ impl Machine {
         if rom.len() > MAX_ROM_SIZE {
             return Err(RomError::TooLarge(rom.len()));
         }
-        let addr_mask = model.quirks().address_bits;
-        let top = if addr_mask >= 32 {
+        let address_bits = model.quirks().address_bits;
+        let top = if address_bits >= 32 {
             u32::MAX
         } else {
-            (1u32 << addr_mask) - 1
+            (1u32 << address_bits) - 1
         };
         let rom_high_base = top - (rom.len() as u32 - 1);
         // RAM covers at least the first MiB (where the ROM is shadowed) and
         // stops below the ROM's alias at the top of the address space (a
-        // 16 MiB 286 loses its top 64-128 KiB to the ROM, as on the AT).
+        // 16 MiB 286 loses its top 64-256 KiB to the ROM, as on the AT).
         let mut ram = ram_bytes.max(1 << 20);
         if rom_high_base >= 0x10_0000 {
             ram = ram.min(rom_high_base as usize & !0xFFFF);
@@ -164,11 +253,17 @@ impl Machine {
         let mut cpu = Cpu::new(model, ram);
         let low_base = 0x10_0000 - rom.len() as u32;
         cpu.mem_mut().load(low_base, rom);
+        let mut platform = Platform::new(rtc_start);
+        platform.rtc_mut().set_memory_size(ram as u64);
         Ok(Machine {
             reset_on_triple_fault: true,
             triple_faults: 0,
             cpu,
             bus: PcBus {
+                platform,
+                cpu_clock: ClockRate::hz(cpu_hz),
+                now: VirtualTime::ZERO,
+                exit_status: None,
                 rom: rom.to_vec(),
                 rom_high_base,
                 debugcon,
@@ -180,14 +275,36 @@ impl Machine {
         })
     }
 
-    /// Run until the CPU halts for good, shuts down, or `max_instructions`
-    /// retire. A HLT with interrupts enabled waits for an interrupt; with no
-    /// interrupt sources yet, any HLT ends the run.
+    /// Guest time now: the CPU's cycle counter at the CPU clock.
+    pub fn now(&self) -> VirtualTime {
+        self.bus.cpu_clock.tick_time(self.cpu.cycles)
+    }
+
+    /// Run until the CPU halts for good (HLT with nothing that can wake
+    /// it), a device asks to stop, or `max_instructions` retire. The CPU
+    /// runs in batches up to the platform's next deadline; a HLT with
+    /// interrupts enabled skips ahead to it (DESIGN.md, "Batches, not
+    /// polling").
     pub fn run(&mut self, max_instructions: u64) -> RunExit {
         let end = self.cpu.instructions.saturating_add(max_instructions);
         let exit = loop {
+            let now = self.now();
+            self.bus.platform.advance_to(now);
+            let deadline = self.bus.platform.next_deadline();
+            let cycle_limit = deadline
+                .map_or(u64::MAX, |t| self.bus.cpu_clock.ticks_to_reach(t))
+                .max(self.cpu.cycles + 1);
             let budget = end.saturating_sub(self.cpu.instructions);
-            match self.cpu.run(&mut self.bus, budget) {
+            match self.cpu.run_until(&mut self.bus, budget, cycle_limit) {
+                RunExit::Deadline => {}
+                RunExit::Halted => {
+                    // Idle until the next device event, if one can wake us.
+                    if self.cpu.interrupts_enabled() && deadline.is_some() {
+                        self.cpu.cycles = cycle_limit;
+                    } else {
+                        break RunExit::Halted;
+                    }
+                }
                 RunExit::Shutdown => {
                     self.triple_faults += 1;
                     if !self.reset_on_triple_fault {
@@ -197,6 +314,9 @@ impl Machine {
                     self.cpu.reset();
                 }
                 other => break other,
+            }
+            if self.cpu.instructions >= end {
+                break RunExit::Budget;
             }
         };
         let _ = self.bus.debugcon.flush();

@@ -109,7 +109,12 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     machine.reset_on_triple_fault = !args.no_reboot;
     let budget = args.max_instructions.unwrap_or(u64::MAX);
     match machine.run(budget) {
-        RunExit::Halted | RunExit::Budget => Ok(ExitCode::SUCCESS),
+        RunExit::Halted | RunExit::Budget | RunExit::Deadline => Ok(ExitCode::SUCCESS),
+        RunExit::Stopped => {
+            // The guest chose its exit status through the exit port.
+            let status = machine.bus.exit_status.unwrap_or(1);
+            Ok(ExitCode::from(status.clamp(0, 255) as u8))
+        }
         RunExit::Shutdown => {
             let cpu = &machine.cpu;
             eprintln!(

@@ -221,6 +221,7 @@ impl Cpu {
     #[cold]
     fn read_phys_slow(&mut self, bus: &mut dyn Bus, addr: u32, len: u32) -> u32 {
         self.request_irq_poll();
+        bus.sync_cycles(self.cycles);
         let mut v = 0;
         for i in 0..len {
             let phys = addr.wrapping_add(i) & self.addr_mask;
@@ -237,6 +238,7 @@ impl Cpu {
     #[cold]
     fn write_phys_slow(&mut self, bus: &mut dyn Bus, addr: u32, len: u32, v: u32) {
         self.request_irq_poll();
+        bus.sync_cycles(self.cycles);
         for i in 0..len {
             let phys = addr.wrapping_add(i) & self.addr_mask;
             let b = (v >> (8 * i)) & 0xFF;

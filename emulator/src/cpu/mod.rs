@@ -140,6 +140,10 @@ pub enum RunExit {
     Halted,
     /// Triple fault: the machine must be reset.
     Shutdown,
+    /// The cycle counter reached the deadline the caller gave.
+    Deadline,
+    /// A device asked the machine to stop (an exit port).
+    Stopped,
 }
 
 pub struct Cpu {
@@ -892,13 +896,28 @@ impl Cpu {
     }
 
     /// Run up to `max_instructions` instructions or until HLT.
+    pub fn run(&mut self, bus: &mut dyn Bus, max_instructions: u64) -> RunExit {
+        self.run_until(bus, max_instructions, u64::MAX)
+    }
+
+    /// Run until `max_instructions` more have retired, the cycle counter
+    /// reaches `cycle_limit` (the next device deadline), the CPU halts or
+    /// shuts down, or a device asks to stop.
     ///
     /// The common case (no interrupt to poll for, no trap, no shadow) runs a
     /// tight fetch-execute loop; everything else goes through [`Cpu::step`].
-    pub fn run(&mut self, bus: &mut dyn Bus, max_instructions: u64) -> RunExit {
+    pub fn run_until(
+        &mut self,
+        bus: &mut dyn Bus,
+        max_instructions: u64,
+        cycle_limit: u64,
+    ) -> RunExit {
         let end = self.instructions.saturating_add(max_instructions);
         self.poll_irq = true;
         while self.instructions < end {
+            if self.cycles >= cycle_limit {
+                return RunExit::Deadline;
+            }
             if self.poll_irq
                 || self.halted
                 || self.inhibit_interrupts
@@ -908,6 +927,9 @@ impl Cpu {
             {
                 if self.shutdown {
                     return RunExit::Shutdown;
+                }
+                if bus.stop_requested() {
+                    return RunExit::Stopped;
                 }
                 if self.halted && !(self.interrupts_enabled() && bus.interrupt_pending()) {
                     return RunExit::Halted;
@@ -1045,12 +1067,14 @@ impl Cpu {
     #[inline]
     pub fn port_in<W: Width>(&mut self, bus: &mut dyn Bus, port: u16) -> u32 {
         self.poll_irq = true;
+        bus.sync_cycles(self.cycles);
         bus.io_read(port, W::SIZE) & W::MASK
     }
 
     #[inline]
     pub fn port_out<W: Width>(&mut self, bus: &mut dyn Bus, port: u16, v: u32) {
         self.poll_irq = true;
+        bus.sync_cycles(self.cycles);
         bus.io_write(port, W::SIZE, v & W::MASK);
     }
 

@@ -14,7 +14,7 @@
 //! (FSTP1, FCOM2, FCOMP3, FXCH4, FCOMP5, FXCH7, FSTP8, FSTP9, FFREEP) are
 //! included.
 
-use super::f80::{self, Class, Cmp, Ctx, F80};
+use super::f80::{self, exc, Class, Cmp, Ctx, F80};
 use super::trans::{self, TrigOp, TrigOut};
 use super::{sw, EnvFormat, Fpu};
 use crate::cpu::decode::Instr;
@@ -480,21 +480,19 @@ fn compare(
     pops: u8,
     eflags: bool,
 ) -> Out {
-    let result = if f.is_empty(0) || y_empty {
-        if !f.stack_fault(false) {
-            return Out::None;
-        }
-        Cmp::Unordered
+    // The condition codes (or EFLAGS) are set even when the exception is
+    // unmasked; only the pops are suppressed then (host x87).
+    let (result, deliver) = if f.is_empty(0) || y_empty {
+        (Cmp::Unordered, f.stack_fault(false))
     } else {
         let mut ctx = f.ctx();
         let c = f80::compare(&mut ctx, f.st(0), y, quiet, extra_de);
-        if !f.commit(&ctx) {
-            return Out::None;
-        }
-        c
+        (c, f.commit(&ctx))
     };
-    for _ in 0..pops {
-        f.pop();
+    if deliver {
+        for _ in 0..pops {
+            f.pop();
+        }
     }
     if eflags {
         let cc = result.cc();
@@ -683,7 +681,9 @@ fn sem_fld_mem(f: &mut Fpu, a: &Arg) -> Out {
             let (x, den) = mem_value(m);
             let mut ctx = f.ctx();
             let v = f80::load_converted(&mut ctx, x, den);
-            if !f.commit(&ctx) {
+            // An unmasked DE still loads the value (host x87); an unmasked
+            // IE (SNaN) does not.
+            if !f.commit(&ctx) && ctx.flags & exc::IE != 0 {
                 return Out::None;
             }
             v
@@ -929,14 +929,14 @@ fn sem_fscale(f: &mut Fpu, _: &Arg) -> Out {
 }
 
 fn sem_fxtract(f: &mut Fpu, _: &Arg) -> Out {
-    if f.is_empty(0) {
-        if f.stack_fault(false) {
+    if f.is_empty(0) || !f.is_empty(7) {
+        // Both stack faults: ST(0) and the pushed register become the
+        // indefinite (host x87).
+        let overflow = !f.is_empty(0);
+        if f.stack_fault(overflow) {
             f.set_st(0, F80::INDEFINITE);
+            f.push(F80::INDEFINITE);
         }
-        return Out::None;
-    }
-    if !f.is_empty(7) {
-        f.push_checked(F80::ZERO);
         return Out::None;
     }
     let mut ctx = f.ctx();
@@ -962,7 +962,7 @@ fn prem(f: &mut Fpu, ieee: bool) {
         f.set_st(0, r.value);
         if r.complete {
             let q = r.q as u16;
-            let cc = (q >> 2 & 1) * sw::C0 | (q >> 1 & 1) * sw::C3 | (q & 1) * sw::C1;
+            let cc = ((q >> 2 & 1) * sw::C0) | ((q >> 1 & 1) * sw::C3) | ((q & 1) * sw::C1);
             f.set_cc(sw::CC, cc);
         } else {
             f.set_cc(sw::C2, sw::C2);

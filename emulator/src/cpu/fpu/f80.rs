@@ -403,6 +403,15 @@ pub fn round(ctx: &mut Ctx, sign: bool, e: i32, m: u128, fmt: Fmt) -> Rounded {
         // Tiny after rounding.
         if ctx.unmasked(exc::UE) {
             ctx.raise(exc::UE);
+            if en + fmt.wrap < fmt.emin {
+                // Too small even biased (FSCALE): a zero, as the host x87.
+                ctx.inexact(false);
+                return Rounded::Fin {
+                    sign,
+                    e: fmt.emin,
+                    sig: 0,
+                };
+            }
             if inexact {
                 ctx.inexact(up);
             }
@@ -427,6 +436,11 @@ pub fn round(ctx: &mut Ctx, sign: bool, e: i32, m: u128, fmt: Fmt) -> Rounded {
     if en > fmt.emax {
         ctx.raise(exc::OE);
         if ctx.unmasked(exc::OE) {
+            if en - fmt.wrap > fmt.emax {
+                // Too large even biased (FSCALE): infinity, as the host x87.
+                ctx.inexact(true);
+                return Rounded::Inf(sign);
+            }
             if inexact {
                 ctx.inexact(up);
             }
@@ -555,17 +569,33 @@ pub fn invalid(ctx: &mut Ctx) -> F80 {
 /// NaNs give their result here; otherwise DE is raised for denormal operands
 /// (`extra_de`: a memory operand that was denormal in its own format).
 fn special2(ctx: &mut Ctx, a: F80, b: F80, extra_de: bool) -> Option<F80> {
-    let (ca, cb) = (a.class(), b.class());
-    if ca == Class::Unsupported || cb == Class::Unsupported {
+    let r = nan2(ctx, a, b);
+    if r.is_none() {
+        denormal2(ctx, a, b, extra_de);
+    }
+    r
+}
+
+/// The NaN/unsupported part of [`special2`], for operations whose own
+/// invalid or zero-divide cases come before the denormal-operand check
+/// (SDM vol. 1 §8.7: those rank above DE, and the host x87 then does not
+/// report DE at all).
+fn nan2(ctx: &mut Ctx, a: F80, b: F80) -> Option<F80> {
+    if a.class() == Class::Unsupported || b.class() == Class::Unsupported {
         return Some(invalid(ctx));
     }
     if a.is_nan() || b.is_nan() {
         return Some(propagate(ctx, a, b));
     }
-    if ca == Class::Denormal || cb == Class::Denormal || extra_de {
+    None
+}
+
+/// Raise DE if either operand is a denormal (or pseudo-denormal), or
+/// `extra_de` (a memory operand denormal in its own format).
+fn denormal2(ctx: &mut Ctx, a: F80, b: F80, extra_de: bool) {
+    if a.is_denormal() || b.is_denormal() || extra_de {
         ctx.raise(exc::DE);
     }
-    None
 }
 
 // ----- arithmetic -----------------------------------------------------------
@@ -663,19 +693,25 @@ pub fn mul(ctx: &mut Ctx, a: F80, b: F80, extra_de: bool) -> F80 {
 
 /// a ÷ b (FDIV).
 pub fn div(ctx: &mut Ctx, a: F80, b: F80, extra_de: bool) -> F80 {
-    if let Some(r) = special2(ctx, a, b, extra_de) {
+    if let Some(r) = nan2(ctx, a, b) {
         return r;
     }
     let sign = a.sign() != b.sign();
-    match (unpack(a), unpack(b)) {
-        (Val::Inf(_), Val::Inf(_)) | (Val::Zero(_), Val::Zero(_)) => invalid(ctx),
+    let (va, vb) = (unpack(a), unpack(b));
+    // Invalid and zero divide come first and suppress DE.
+    match (va, vb) {
+        (Val::Inf(_), Val::Inf(_)) | (Val::Zero(_), Val::Zero(_)) => return invalid(ctx),
+        (Val::Inf(_), Val::Zero(_)) => return F80::INFINITY.with_sign(sign),
+        (_, Val::Zero(_)) => {
+            ctx.raise(exc::ZE);
+            return F80::INFINITY.with_sign(sign);
+        }
+        _ => denormal2(ctx, a, b, extra_de),
+    }
+    match (va, vb) {
         (Val::Inf(_), _) => F80::INFINITY.with_sign(sign),
         (_, Val::Inf(_)) => F80::ZERO.with_sign(sign),
         (Val::Zero(_), _) => F80::ZERO.with_sign(sign),
-        (_, Val::Zero(_)) => {
-            ctx.raise(exc::ZE);
-            F80::INFINITY.with_sign(sign)
-        }
         (Val::Fin(x), Val::Fin(y)) => {
             let (e, m) = div_sig(x.sig, y.sig);
             round_ext(ctx, sign, x.e - y.e + e, m, ctx.pc)
@@ -716,11 +752,12 @@ pub fn sqrt(ctx: &mut Ctx, a: F80) -> F80 {
         Val::Inf(false) => a,
         Val::Inf(true) => invalid(ctx),
         Val::Fin(f) => {
+            if f.sign {
+                // Invalid ranks above DE (no DE for a negative denormal).
+                return invalid(ctx);
+            }
             if a.is_denormal() {
                 ctx.raise(exc::DE);
-            }
-            if f.sign {
-                return invalid(ctx);
             }
             // value = sig × 2^(e-63) = N × 2^(e-63-k) with N = sig << k and
             // (e-63-k) even; N in [2^126, 2^128) so √N has 64 bits.
@@ -895,9 +932,11 @@ pub fn to_int(ctx: &mut Ctx, a: F80, bits: u32) -> Option<i64> {
             ctx.raise(exc::IE);
             return None;
         }
-        Class::Zero => return Some(0),
-        Class::Denormal => ctx.raise(exc::DE),
-        Class::Normal => {}
+        // No DE for a denormal source (host x87).
+        Class::Zero | Class::Denormal | Class::Normal => {}
+    }
+    if a.is_zero() {
+        return Some(0);
     }
     let Val::Fin(f) = unpack(a) else {
         unreachable!()
@@ -960,10 +999,8 @@ pub fn to_bcd(ctx: &mut Ctx, a: F80) -> Option<[u8; 10]> {
             return None;
         }
         Class::Zero => 0,
-        c => {
-            if c == Class::Denormal {
-                ctx.raise(exc::DE);
-            }
+        _ => {
+            // No DE for a denormal source (host x87).
             let Val::Fin(f) = unpack(a) else {
                 unreachable!()
             };
@@ -1070,15 +1107,17 @@ fn narrow(ctx: &mut Ctx, a: F80, fmt: Fmt) -> Option<NarrowOut> {
         }
         Class::Infinity => NarrowOut::Inf(a.sign()),
         Class::Zero => NarrowOut::Zero(a.sign()),
-        c => {
-            if c == Class::Denormal {
-                ctx.raise(exc::DE);
-            }
+        _ => {
+            // No DE for a denormal source (host x87).
             let Val::Fin(f) = unpack(a) else {
                 unreachable!()
             };
             let r = round(ctx, f.sign, f.e, (f.sig as u128) << 64, fmt);
             if ctx.flags & (exc::OE | exc::UE) & !ctx.masks != 0 {
+                // Nothing is stored; the host reports only OE/UE (no PE,
+                // C1 clear).
+                ctx.flags &= !exc::PE;
+                ctx.up = false;
                 return None;
             }
             match r {
@@ -1151,13 +1190,16 @@ pub fn rem(ctx: &mut Ctx, a: F80, b: F80, ieee: bool) -> Rem {
         q: 0,
         complete: true,
     };
-    if let Some(r) = special2(ctx, a, b, false) {
+    if let Some(r) = nan2(ctx, a, b) {
         return done(r);
     }
     let va = unpack(a);
     let vb = unpack(b);
+    if matches!((va, vb), (Val::Inf(_), _) | (_, Val::Zero(_))) {
+        return done(invalid(ctx));
+    }
+    denormal2(ctx, a, b, false);
     let (x, y) = match (va, vb) {
-        (Val::Inf(_), _) | (_, Val::Zero(_)) => return done(invalid(ctx)),
         (Val::Zero(_), _) => return done(a),
         (Val::Fin(_), Val::Inf(_)) => return done(round_through(ctx, a)),
         (Val::Fin(x), Val::Fin(y)) => (x, y),
@@ -1443,7 +1485,8 @@ mod tests {
         let mut c = ctx(RN64 & !0x10);
         let r = mul(&mut c, min, three_quarters, false);
         assert_eq!(c.flags, exc::UE);
-        assert_eq!(r, f((1 - 1 + WRAP) as u16, 0xC000_0000_0000_0000));
+        // 2^-16382 × 0.75 = 1.5 × 2^-16383: biased exponent 0, plus 24576.
+        assert_eq!(r, f(WRAP as u16, 0xC000_0000_0000_0000));
         // Tininess after rounding: (2^-16382)(1 - 2^-65) rounds to the
         // smallest normal and is not tiny.
         let almost = f(0x3FFE, !0);

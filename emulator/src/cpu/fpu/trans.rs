@@ -15,6 +15,7 @@
 //! measures how often.
 
 use super::f80::{self, exc, Class, Ctx, Fin, Val, F80};
+use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::sync::OnceLock;
 
 /// A wide intermediate: `m × 2^(e-127)` with `m` normalized (bit 127 set)
@@ -91,13 +92,6 @@ impl W {
         self.m == 0
     }
 
-    pub fn neg(self) -> W {
-        W {
-            neg: !self.neg,
-            ..self
-        }
-    }
-
     pub fn abs(self) -> W {
         W { neg: false, ..self }
     }
@@ -109,80 +103,6 @@ impl W {
         }
     }
 
-    pub fn mul(self, o: W) -> W {
-        if self.m == 0 || o.m == 0 {
-            return W::ZERO;
-        }
-        let (hi, lo) = mul_256(self.m, o.m);
-        let neg = self.neg != o.neg;
-        if hi >> 127 != 0 {
-            W {
-                neg,
-                e: self.e + o.e + 1,
-                m: hi,
-            }
-        } else {
-            W {
-                neg,
-                e: self.e + o.e,
-                m: hi << 1 | lo >> 127,
-            }
-        }
-    }
-
-    pub fn add(self, o: W) -> W {
-        if self.m == 0 {
-            return o;
-        }
-        if o.m == 0 {
-            return self;
-        }
-        let (big, small) = if (self.e, self.m) >= (o.e, o.m) {
-            (self, o)
-        } else {
-            (o, self)
-        };
-        let d = (big.e - small.e) as u32;
-        let sm = if d >= 128 { 0 } else { small.m >> d };
-        if big.neg == small.neg {
-            let (s, carry) = big.m.overflowing_add(sm);
-            if carry {
-                W {
-                    neg: big.neg,
-                    e: big.e + 1,
-                    m: s >> 1 | 1 << 127,
-                }
-            } else {
-                W { m: s, ..big }
-            }
-        } else {
-            W::norm(big.neg, big.e, big.m - sm)
-        }
-    }
-
-    pub fn sub(self, o: W) -> W {
-        self.add(o.neg())
-    }
-
-    /// Quotient, to 127 bits.
-    pub fn div(self, o: W) -> W {
-        if self.m == 0 {
-            return W::ZERO;
-        }
-        let d = o.m >> 1;
-        let mut r = self.m >> 1;
-        let mut q: u128 = 0;
-        for _ in 0..128 {
-            q <<= 1;
-            if r >= d {
-                r -= d;
-                q |= 1;
-            }
-            r <<= 1;
-        }
-        W::norm(self.neg != o.neg, self.e - o.e, q)
-    }
-
     /// Divide by a small integer, to 128 bits.
     pub fn div_u64(self, n: u64) -> W {
         let n = n as u128;
@@ -192,7 +112,7 @@ impl W {
         let mid = (r << 64) | lo;
         let q_mid = mid / n;
         let r2 = mid % n;
-        let q_lo = (r2 << 64) / n;
+        let q_lo = ((r2 << 64) / n) | (!(r2 << 64).is_multiple_of(n)) as u128;
         // Q = m × 2^64 / n as q_hi·2^128 + q_mid·2^64 + q_lo.
         let lz = if q_hi != 0 {
             q_hi.leading_zeros() - 64
@@ -215,14 +135,132 @@ impl W {
         }
     }
 
-    /// Round into the extended format at full precision; `exact` results
-    /// keep their inexactness, others are marked inexact.
+    /// Round into the extended format at full precision. Lost bits were
+    /// jammed along the way, so the intermediate knows on which side of a
+    /// representable value it lies; an inexact result that happens to look
+    /// exact (`exact == false` and nothing below bit 64) is marked inexact.
     pub fn round(self, ctx: &mut Ctx, exact: bool) -> F80 {
         if self.m == 0 {
             return F80::ZERO.with_sign(self.neg);
         }
-        let m = if exact { self.m } else { self.m | 1 };
+        let m = if exact || self.m & LO != 0 {
+            self.m
+        } else {
+            self.m | 1
+        };
         f80::round_ext(ctx, self.neg, self.e, m, 64)
+    }
+
+    /// The same magnitude plus a sticky bit: "just above".
+    fn above(self) -> W {
+        W {
+            m: self.m | 1,
+            ..self
+        }
+    }
+}
+
+impl Neg for W {
+    type Output = W;
+
+    fn neg(self) -> W {
+        W {
+            neg: !self.neg,
+            ..self
+        }
+    }
+}
+
+impl Mul for W {
+    type Output = W;
+
+    fn mul(self, o: W) -> W {
+        if self.m == 0 || o.m == 0 {
+            return W::ZERO;
+        }
+        let (hi, lo) = mul_256(self.m, o.m);
+        let neg = self.neg != o.neg;
+        if hi >> 127 != 0 {
+            W {
+                neg,
+                e: self.e + o.e + 1,
+                m: hi | (lo != 0) as u128,
+            }
+        } else {
+            W {
+                neg,
+                e: self.e + o.e,
+                m: hi << 1 | lo >> 127 | (lo << 1 != 0) as u128,
+            }
+        }
+    }
+}
+
+impl Add for W {
+    type Output = W;
+
+    fn add(self, o: W) -> W {
+        if self.m == 0 {
+            return o;
+        }
+        if o.m == 0 {
+            return self;
+        }
+        let (big, small) = if (self.e, self.m) >= (o.e, o.m) {
+            (self, o)
+        } else {
+            (o, self)
+        };
+        // The smaller operand's lost bits are jammed into bit 0, so a tiny
+        // addend still moves the sum to the right side of a rounding
+        // boundary (sin x just below x, cos x just below 1).
+        let d = (big.e - small.e) as u32;
+        let sm = f80::shr_jam(small.m, d);
+        if big.neg == small.neg {
+            let (s, carry) = big.m.overflowing_add(sm);
+            if carry {
+                W {
+                    neg: big.neg,
+                    e: big.e + 1,
+                    m: s >> 1 | 1 << 127 | (s & 1),
+                }
+            } else {
+                W { m: s, ..big }
+            }
+        } else {
+            W::norm(big.neg, big.e, big.m - sm)
+        }
+    }
+}
+
+impl Sub for W {
+    type Output = W;
+
+    fn sub(self, o: W) -> W {
+        self.add(o.neg())
+    }
+}
+
+impl Div for W {
+    type Output = W;
+
+    /// Quotient, to 127 bits plus a sticky bit.
+    fn div(self, o: W) -> W {
+        if self.m == 0 {
+            return W::ZERO;
+        }
+        let d = o.m >> 1;
+        let mut r = self.m >> 1;
+        let mut q: u128 = 0;
+        for _ in 0..128 {
+            q <<= 1;
+            if r >= d {
+                r -= d;
+                q |= 1;
+            }
+            r <<= 1;
+        }
+        W::norm(self.neg != o.neg, self.e - o.e, q | (r != 0) as u128)
     }
 }
 
@@ -438,10 +476,7 @@ pub fn trig(ctx: &mut Ctx, x: F80, op: TrigOp) -> TrigOut {
             return TrigOut::Done(q, q);
         }
         Class::Zero => {
-            return TrigOut::Done(
-                if op == TrigOp::Cos { one } else { x },
-                if op == TrigOp::SinCos { one } else { x },
-            );
+            return TrigOut::Done(if op == TrigOp::Cos { one } else { x }, one);
         }
         Class::Denormal => ctx.raise(exc::DE),
         Class::Normal => {}
@@ -456,14 +491,25 @@ pub fn trig(ctx: &mut Ctx, x: F80, op: TrigOp) -> TrigOut {
         TrigOp::Sin => TrigOut::Done(trig_of(f, Trig::Sin).round(ctx, false), x),
         TrigOp::Cos => TrigOut::Done(trig_of(f, Trig::Cos).round(ctx, false), x),
         TrigOp::SinCos => {
-            let s = trig_of(f, Trig::Sin).round(ctx, false);
+            // C1 reports the rounding of the sine (host x87).
             let c = trig_of(f, Trig::Cos).round(ctx, false);
+            let s = trig_of(f, Trig::Sin).round(ctx, false);
             TrigOut::Done(s, c)
         }
         TrigOp::Tan => {
             let (r, k) = reduce(f);
-            let (s, c) = sin_cos(r);
-            let t = if k & 1 == 0 { s.div(c) } else { c.div(s).neg() };
+            let t = if r.e < -70 && k == 0 {
+                // tan x = x + x³/3 + ...: just above x, beyond the reach of
+                // the wide format's 128 bits.
+                r.above()
+            } else {
+                let (s, c) = sin_cos(r);
+                if k & 1 == 0 {
+                    s.div(c)
+                } else {
+                    c.div(s).neg()
+                }
+            };
             TrigOut::Done(t.round(ctx, false), one)
         }
     }
@@ -504,23 +550,27 @@ fn two_atanh(s: W) -> W {
     s.mul(horner(&tb.odd[..28], s2)).scale(1)
 }
 
-/// log2 of a finite positive value, as a wide number.
-fn log2_fin(x: Fin) -> W {
-    // x = m · 2^e with m in [1/√2, √2).
-    let mut e = x.e;
+/// log2 of a positive wide value.
+fn log2_w(w: W) -> W {
+    // w = m · 2^e with m in [1/√2, √2).
+    let mut e = w.e;
     let mut m = W {
         neg: false,
         e: 0,
-        m: (x.sig as u128) << 64,
+        ..w
     };
-    // √2 ≈ 0xB504F333F9DE6484 × 2^-63.
-    if x.sig > 0xB504_F333_F9DE_6484 {
+    // √2 ≈ 0xB504F333F9DE6484597D89B3754ABE9F × 2^-127.
+    if w.m > 0xB504_F333_F9DE_6484_597D_89B3_754A_BE9F {
         m = m.scale(-1);
         e += 1;
     }
     let one = W::from_u64(1);
     let s = m.sub(one).div(m.add(one));
     W::from_i64(e as i64).add(two_atanh(s).mul(LOG2E))
+}
+
+fn log2_fin(x: Fin) -> W {
+    log2_w(W::from_fin(x))
 }
 
 /// FPATAN: atan2(y, x) with ST(1) = y and ST(0) = x (SDM vol. 2 FPATAN,
@@ -599,53 +649,27 @@ pub fn f2xm1(ctx: &mut Ctx, x: F80) -> F80 {
     let Val::Fin(f) = f80::unpack(x) else {
         unreachable!()
     };
-    // Exact cases: x = 1 and x = -1.
-    if f.sig == 1 << 63 && f.e == 0 {
-        return if f.sign {
-            // 2^-1 - 1 = -1/2.
-            F80::new(true, 0x3FFE, 1 << 63)
-        } else {
-            F80::ONE
-        };
+    if f.e >= 0 && (f.e > 0 || f.sig != 1 << 63) {
+        // |x| > 1: outside the defined range the host x87 leaves ST(0) as
+        // it is and reports an inexact result.
+        ctx.raise(exc::PE);
+        ctx.up = false;
+        return x;
     }
-    if f.e > 6 {
-        // |x| > 128: far outside the defined range.
-        return if f.sign {
-            W::from_i64(-1).round(ctx, false)
-        } else {
-            f80::round_ext(ctx, false, i32::MAX / 4, 1 << 127, 64)
-        };
+    if f.sig == 1 << 63 && f.e == 0 && f.sign {
+        // 2^-1 - 1 = -1/2 exactly, yet reported inexact (host x87).
+        ctx.raise(exc::PE);
+        ctx.up = false;
+        return F80::new(true, 0x3FFE, 1 << 63);
     }
-    let w = W::from_fin(f);
-    // 2^x - 1 = 2^n · 2^g - 1 with n = round(x), |g| ≤ 1/2 (n = 0 inside
-    // the defined range).
-    let n = if f.e < -1 {
-        0
-    } else {
-        let r = (f.sig >> (62 - f.e)) as i64; // 2x, truncated
-        let n = (r + 1) >> 1;
-        if f.sign {
-            -n
-        } else {
-            n
-        }
-    };
-    let g = w.sub(W::from_i64(n));
-    let t = g.mul(LN2);
+    // 2^x - 1 = expm1(x ln 2), |x ln 2| < 0.7: Σ_{k≥1} t^k / k!.
+    let t = W::from_fin(f).mul(LN2);
     let tb = tables();
-    // expm1(t) = Σ_{k≥1} t^k / k!
     let mut p = W::ZERO;
     for &c in tb.fact[1..].iter().rev() {
         p = c.add(p.mul(t));
     }
-    let em1 = t.mul(p);
-    let r = if n == 0 {
-        em1
-    } else {
-        // 2^n (1 + em1) - 1
-        em1.add(W::from_u64(1)).scale(n as i32).sub(W::from_u64(1))
-    };
-    r.round(ctx, false)
+    t.mul(p).round(ctx, false)
 }
 
 /// FYL2X: y · log2(x) (SDM vol. 2 FYL2X, table 3-47).
@@ -660,7 +684,10 @@ pub fn fyl2x(ctx: &mut Ctx, y: F80, x: F80) -> F80 {
     if x.sign() && cx != Class::Zero {
         return f80::invalid(ctx);
     }
-    if cy == Class::Denormal || cx == Class::Denormal {
+    // A zero divide (y finite non-zero, x zero) ranks above DE.
+    if !(cx == Class::Zero && matches!(cy, Class::Normal | Class::Denormal))
+        && (cy == Class::Denormal || cx == Class::Denormal)
+    {
         ctx.raise(exc::DE);
     }
     let inf = |s: bool| F80::INFINITY.with_sign(s);
@@ -690,12 +717,18 @@ pub fn fyl2x(ctx: &mut Ctx, y: F80, x: F80) -> F80 {
                 Val::Fin(fy) => {
                     let exact = fx.sig == 1 << 63;
                     if exact {
-                        // x a power of two: y·e, rounded like a product.
+                        // x a power of two: y·e, rounded like a product,
+                        // but always reported inexact (host x87).
                         let mut c2 = *ctx;
                         c2.pc = 64;
                         c2.flags = 0;
+                        c2.up = false;
                         let r = f80::mul(&mut c2, y, f80::from_int(fx.e as i64), false);
-                        ctx.flags |= c2.flags & !exc::DE;
+                        ctx.flags |= c2.flags & !exc::DE | exc::PE;
+                        if r.is_denormal() {
+                            // Tiny and (reportedly) inexact.
+                            ctx.flags |= exc::UE;
+                        }
                         ctx.up = c2.up;
                         return r;
                     }
@@ -717,25 +750,50 @@ pub fn fyl2xp1(ctx: &mut Ctx, y: F80, x: F80) -> F80 {
     if y.is_nan() || x.is_nan() {
         return f80::propagate(ctx, y, x);
     }
+    let invalid = match (f80::unpack(y), f80::unpack(x)) {
+        (Val::Inf(_), Val::Zero(_)) | (Val::Zero(_), Val::Inf(false)) | (_, Val::Inf(true)) => true,
+        (_, Val::Fin(fx)) => fx.sign && fx.e >= 0 && (fx.e > 0 || fx.sig != 1 << 63),
+        _ => false,
+    };
+    if invalid {
+        // Invalid ranks above DE.
+        return f80::invalid(ctx);
+    }
     if cy == Class::Denormal || cx == Class::Denormal {
         ctx.raise(exc::DE);
     }
     match (f80::unpack(y), f80::unpack(x)) {
         (Val::Inf(_), Val::Zero(_)) => f80::invalid(ctx),
         (_, Val::Zero(sx)) => F80::ZERO.with_sign(y.sign() != sx),
-        (_, Val::Inf(_)) => f80::invalid(ctx),
+        // log2(+∞) = +∞; y·∞ (0·∞ is invalid).
+        (Val::Zero(_), Val::Inf(false)) => f80::invalid(ctx),
+        (_, Val::Inf(false)) => F80::INFINITY.with_sign(y.sign()),
+        (_, Val::Inf(true)) => f80::invalid(ctx),
         (vy, Val::Fin(fx)) => {
             let wx = W::from_fin(fx);
-            if fx.sign && fx.e >= 0 {
-                // x ≤ -1: log2 of a non-positive number.
-                return f80::invalid(ctx);
-            }
-            // ln(1+x) = 2 atanh(x / (2 + x)).
-            let s = wx.div(W::from_u64(2).add(wx));
-            let l = two_atanh(s).mul(LOG2E);
+            let one = W::from_u64(1);
+            let l = if fx.e < -2 {
+                // |x| < 1/4: ln(1+x) = 2 atanh(x / (2 + x)) keeps the
+                // relative precision of a small x.
+                let s = wx.div(W::from_u64(2).add(wx));
+                two_atanh(s).mul(LOG2E)
+            } else {
+                // Outside the defined range (|x| < 1 - √2/2) the x87's
+                // result is undefined; oxbox computes log2(1 + x).
+                let sum = one.add(wx);
+                if sum.neg || sum.is_zero() {
+                    return if sum.is_zero() && !matches!(vy, Val::Zero(_)) {
+                        ctx.raise(exc::ZE);
+                        F80::INFINITY.with_sign(!y.sign())
+                    } else {
+                        f80::invalid(ctx)
+                    };
+                }
+                log2_w(sum)
+            };
             match vy {
                 Val::Zero(s) => F80::ZERO.with_sign(s != fx.sign),
-                Val::Inf(s) => F80::INFINITY.with_sign(s != fx.sign),
+                Val::Inf(s) => F80::INFINITY.with_sign(s != l.neg),
                 Val::Fin(fy) => W::from_fin(fy).mul(l).round(ctx, false),
                 _ => unreachable!(),
             }
