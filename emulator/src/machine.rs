@@ -290,6 +290,10 @@ impl Machine {
         let exit = loop {
             let now = self.now();
             self.bus.platform.advance_to(now);
+            // With CR0.NE clear the x87 reports unmasked exceptions on
+            // IRQ 13 (FERR#), as the PC/AT wires it.
+            let ferr = self.cpu.cr0 & (1 << 5) == 0 && self.cpu.fpu.irq13_pending();
+            self.bus.platform.set_irq(13, ferr);
             let deadline = self.bus.platform.next_deadline();
             let cycle_limit = deadline
                 .map_or(u64::MAX, |t| self.bus.cpu_clock.ticks_to_reach(t))
@@ -298,11 +302,19 @@ impl Machine {
             match self.cpu.run_until(&mut self.bus, budget, cycle_limit) {
                 RunExit::Deadline => {}
                 RunExit::Halted => {
-                    // Idle until the next device event, if one can wake us.
-                    if self.cpu.interrupts_enabled() && deadline.is_some() {
-                        self.cpu.cycles = cycle_limit;
-                    } else {
-                        break RunExit::Halted;
+                    // Idle until the next device event, if one can wake us
+                    // (the guest may have programmed a timer in this batch).
+                    let now = self.now();
+                    self.bus.platform.advance_to(now);
+                    if self.bus.platform.intr() && self.cpu.interrupts_enabled() {
+                        continue;
+                    }
+                    match self.bus.platform.next_deadline() {
+                        Some(t) if self.cpu.interrupts_enabled() => {
+                            self.cpu.cycles =
+                                self.bus.cpu_clock.ticks_to_reach(t).max(self.cpu.cycles);
+                        }
+                        _ => break RunExit::Halted,
                     }
                 }
                 RunExit::Shutdown => {

@@ -93,13 +93,29 @@ fn a_triple_fault_resets_the_machine_unless_told_not_to() {
     image[0xF00..0xF06].copy_from_slice(&[0, 0, 0, 0, 0, 0]);
     // Reset vector: jmp far FF00:0000.
     image[0xFF0..0xFF5].copy_from_slice(&[0xEA, 0x00, 0x00, 0x00, 0xFF]);
-    let mut m = Machine::new(CpuModel::PentiumPro, 1 << 20, &image, Box::new(std::io::sink())).unwrap();
+    let mut m = Machine::new(
+        CpuModel::PentiumPro,
+        1 << 20,
+        &image,
+        Box::new(std::io::sink()),
+    )
+    .unwrap();
     // DS = 0 at reset, so lidt reads 0:0F00 (RAM, zero) -> limit 0.
     m.reset_on_triple_fault = false;
     assert_eq!(m.run(100), RunExit::Shutdown);
     assert_eq!(m.triple_faults, 1);
 
-    let mut m = Machine::new(CpuModel::PentiumPro, 1 << 20, &image, Box::new(std::io::sink())).unwrap();
-    assert_eq!(m.run(100), RunExit::Budget, "the machine resets and keeps running");
+    let mut m = Machine::new(
+        CpuModel::PentiumPro,
+        1 << 20,
+        &image,
+        Box::new(std::io::sink()),
+    )
+    .unwrap();
+    assert_eq!(
+        m.run(100),
+        RunExit::Budget,
+        "the machine resets and keeps running"
+    );
     assert!(m.triple_faults > 1);
 }

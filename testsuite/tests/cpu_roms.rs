@@ -14,7 +14,10 @@ fn roms_dir() -> PathBuf {
 }
 
 fn assemble(name: &str) -> Vec<u8> {
-    let out = std::env::temp_dir().join(format!("oxbox-{name}-{}.bin", std::process::id()));
+    // Tests run in parallel: every assembly gets its own output file.
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!("oxbox-{name}-{}-{seq}.bin", std::process::id()));
     let status = Command::new("nasm")
         .current_dir(roms_dir())
         .args(["-f", "bin", "-o"])

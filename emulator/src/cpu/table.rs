@@ -530,6 +530,8 @@ fn specs() -> Vec<Spec> {
     v.push(two!(0x34, def("sysenter", false, NoImm, b!(privileged::sysenter), 0).since(CpuModel::PentiumPro)));
     v.push(two!(0x35, def("sysexit", false, NoImm, b!(privileged::sysexit), 0).since(CpuModel::PentiumPro)));
     v.push(two!(0x0B, def("ud2", false, NoImm, b!(privileged::ud2), 0).since(M286)));
+    v.push(grp2!(0xAE, 0, def("fxsave", true, NoImm, b!(privileged::fxsave), 0).since(CpuModel::PentiumPro)));
+    v.push(grp2!(0xAE, 1, def("fxrstor", true, NoImm, b!(privileged::fxrstor), 0).since(CpuModel::PentiumPro)));
     for cc in 0..16u8 {
         let name = leak(format!("cmov{}", CC_NAMES[cc as usize]));
         v.push(two!(0x40 + cc, def(name, true, NoImm, w!(data::cmovcc), 0).since(CpuModel::PentiumPro)));

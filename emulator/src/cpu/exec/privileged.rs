@@ -129,8 +129,8 @@ pub fn clts(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
     Ok(())
 }
 
-/// CR4 bits oxbox implements: VME, PVI, TSD, PSE, PAE, PGE, PCE.
-const CR4_SUPPORTED: u32 = 0b11 | (1 << 2) | CR4_PSE | CR4_PAE | CR4_PGE | (1 << 8);
+/// CR4 bits oxbox implements: VME, PVI, TSD, PSE, PAE, PGE, PCE, OSFXSR.
+const CR4_SUPPORTED: u32 = 0b11 | (1 << 2) | CR4_PSE | CR4_PAE | CR4_PGE | (1 << 8) | (1 << 9);
 const CR4_TSD: u32 = 1 << 2;
 const CR4_PCE: u32 = 1 << 8;
 
@@ -368,12 +368,13 @@ pub mod feature {
     pub const MTRR: u32 = 1 << 12;
     pub const PGE: u32 = 1 << 13;
     pub const CMOV: u32 = 1 << 15;
+    pub const FXSR: u32 = 1 << 24;
 }
 
 impl Cpu {
-    /// Whether this model has an on-chip FPU that oxbox emulates.
+    /// Whether this model has an on-chip FPU (the 486 and later).
     pub fn has_fpu(&self) -> bool {
-        false
+        crate::cpu::fpu::exec::has_fpu(self.model)
     }
 
     /// CPUID leaf 1 EDX: exactly the features implemented for this model.
@@ -387,7 +388,7 @@ impl Cpu {
             f |= VME | PSE | TSC | MSR | CX8;
         }
         if self.model >= CpuModel::PentiumPro {
-            f |= PAE | SEP | MTRR | PGE | CMOV;
+            f |= PAE | SEP | MTRR | PGE | CMOV | FXSR;
         }
         f
     }
@@ -572,4 +573,22 @@ pub fn mov_dr_r(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
         _ => cpu.debug.set_dr7(v),
     }
     Ok(())
+}
+
+/// FXSAVE m512 (0F AE /0, P6 with FXSR).
+pub fn fxsave(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    if !i.is_mem() {
+        return Err(Fault::ud());
+    }
+    let ea = cpu.ea(i);
+    crate::cpu::fpu::exec::fxsave(cpu, bus, i.seg(), ea)
+}
+
+/// FXRSTOR m512 (0F AE /1).
+pub fn fxrstor(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    if !i.is_mem() {
+        return Err(Fault::ud());
+    }
+    let ea = cpu.ea(i);
+    crate::cpu::fpu::exec::fxrstor(cpu, bus, i.seg(), ea)
 }
