@@ -107,3 +107,8 @@ fn pae_paging_large_pages_and_execute_disable() {
 fn virtual_mode_extensions_and_protected_mode_virtual_interrupts() {
     run_program_on("pm_vme", &[CpuModel::Pentium, CpuModel::PentiumPro]);
 }
+
+#[test]
+fn double_fault_rules_and_io_breakpoints() {
+    run_program_on("pm_faults", &[CpuModel::PentiumPro]);
+}

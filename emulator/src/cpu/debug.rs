@@ -33,6 +33,8 @@ pub struct DebugRegs {
     pub exec_armed: bool,
     /// Any enabled data breakpoint (checked on each access).
     pub data_armed: bool,
+    /// Any enabled I/O breakpoint (R/W = 10; effective with CR4.DE).
+    pub io_armed: bool,
     /// Data breakpoints hit by the current instruction (DR6 B0-B3 bits).
     pub pending: u32,
 }
@@ -45,6 +47,7 @@ impl Default for DebugRegs {
             dr7: dr7::FIXED,
             exec_armed: false,
             data_armed: false,
+            io_armed: false,
             pending: 0,
         }
     }
@@ -75,6 +78,23 @@ impl DebugRegs {
         self.dr7 = v | dr7::FIXED;
         self.exec_armed = (0..4).any(|i| self.enabled(i) && self.rw(i) == 0);
         self.data_armed = (0..4).any(|i| self.enabled(i) && self.rw(i) & 1 == 1);
+        self.io_armed = (0..4).any(|i| self.enabled(i) && self.rw(i) == 2);
+    }
+
+    /// Record I/O breakpoints a port access of `len` bytes hits (CR4.DE;
+    /// SDM vol. 3 §17.2.5: DRn holds the port address).
+    pub fn note_io(&mut self, port: u16, len: u32) {
+        for i in 0..4 {
+            if !self.enabled(i) || self.rw(i) != 2 {
+                continue;
+            }
+            let blen = self.len(i);
+            let start = (self.addr[i] & 0xFFFF) & !(blen - 1);
+            let p = port as u32;
+            if p <= start + (blen - 1) && start <= p + (len - 1) {
+                self.pending |= dr6::B0 << i;
+            }
+        }
     }
 
     /// The execute breakpoints matching an instruction at `lin` (B0-B3).
@@ -110,6 +130,6 @@ impl Cpu {
     /// (breakpoints armed).
     #[inline(always)]
     pub fn debug_armed(&self) -> bool {
-        self.debug.exec_armed || self.debug.data_armed
+        self.debug.exec_armed || self.debug.data_armed || self.debug.io_armed
     }
 }

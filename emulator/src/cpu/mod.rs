@@ -35,6 +35,9 @@ use paging::Tlb;
 pub use segment::{Descriptor, Segment};
 pub use table::undefined_flags;
 
+/// CR4.DE: debugging extensions (I/O breakpoints; DR4/DR5 no longer alias).
+pub const CR4_DE: u32 = 1 << 3;
+
 /// General register numbers, in the x86 encoding order.
 pub mod reg {
     pub const AX: usize = 0;
@@ -1067,6 +1070,9 @@ impl Cpu {
     #[inline]
     pub fn port_in<W: Width>(&mut self, bus: &mut dyn Bus, port: u16) -> u32 {
         self.poll_irq = true;
+        if self.debug.io_armed && self.cr4 & CR4_DE != 0 {
+            self.debug.note_io(port, W::BYTES);
+        }
         bus.sync_cycles(self.cycles);
         bus.io_read(port, W::SIZE) & W::MASK
     }
@@ -1074,6 +1080,9 @@ impl Cpu {
     #[inline]
     pub fn port_out<W: Width>(&mut self, bus: &mut dyn Bus, port: u16, v: u32) {
         self.poll_irq = true;
+        if self.debug.io_armed && self.cr4 & CR4_DE != 0 {
+            self.debug.note_io(port, W::BYTES);
+        }
         bus.sync_cycles(self.cycles);
         bus.io_write(port, W::SIZE, v & W::MASK);
     }

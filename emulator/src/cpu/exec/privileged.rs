@@ -129,8 +129,8 @@ pub fn clts(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
     Ok(())
 }
 
-/// CR4 bits oxbox implements: VME, PVI, TSD, PSE, PAE, PGE, PCE, OSFXSR.
-const CR4_SUPPORTED: u32 = 0b11 | (1 << 2) | CR4_PSE | CR4_PAE | CR4_PGE | (1 << 8) | (1 << 9);
+/// CR4 bits oxbox implements: VME, PVI, TSD, DE, PSE, PAE, PGE, PCE, OSFXSR.
+const CR4_SUPPORTED: u32 = 0b1111 | CR4_PSE | CR4_PAE | CR4_PGE | (1 << 8) | (1 << 9);
 const CR4_TSD: u32 = 1 << 2;
 const CR4_PCE: u32 = 1 << 8;
 
@@ -359,6 +359,7 @@ pub fn invd(cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
 pub mod feature {
     pub const FPU: u32 = 1 << 0;
     pub const VME: u32 = 1 << 1;
+    pub const DE: u32 = 1 << 2;
     pub const PSE: u32 = 1 << 3;
     pub const PAE: u32 = 1 << 6;
     pub const TSC: u32 = 1 << 4;
@@ -385,7 +386,7 @@ impl Cpu {
             f |= FPU;
         }
         if self.model >= CpuModel::Pentium {
-            f |= VME | PSE | TSC | MSR | CX8;
+            f |= VME | DE | PSE | TSC | MSR | CX8;
         }
         if self.model >= CpuModel::PentiumPro {
             f |= PAE | SEP | MTRR | PGE | CMOV | FXSR;
@@ -536,8 +537,8 @@ pub fn ud2(_cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
 }
 
 /// The debug register a MOV DRn names: DR4/DR5 alias DR6/DR7 unless
-/// CR4.DE (not implemented, so never); #DB with DR6.BD when DR7.GD is set
-/// (SDM vol. 3 §17.2.4).
+/// CR4.DE is set (then #UD); #DB with DR6.BD when DR7.GD is set (SDM vol.
+/// 3 §17.2.2, §17.2.4).
 fn debug_register_access(cpu: &mut Cpu, i: &Instr) -> Result<usize> {
     require_cpl0(cpu)?;
     if cpu.debug.dr7 & crate::cpu::debug::dr7::GD != 0 {
@@ -546,6 +547,7 @@ fn debug_register_access(cpu: &mut Cpu, i: &Instr) -> Result<usize> {
         return Err(Fault::new(crate::cpu::vector::DB));
     }
     Ok(match i.reg() {
+        4 | 5 if cpu.cr4 & crate::cpu::CR4_DE != 0 => return Err(Fault::ud()),
         4 => 6,
         5 => 7,
         n => n,
