@@ -22,11 +22,14 @@ mod bcd;
 pub mod bus;
 pub mod clock;
 pub mod device;
+pub mod i8042;
 pub mod pic8259;
 pub mod pit8254;
 pub mod platform;
+pub mod ps2;
 pub mod rtc;
 mod serde_util;
+pub mod uart16550;
 
 pub use bus::{Bus, IoSize, NullBus};
 pub use clock::{ClockRate, Nanos, VirtualTime, PIT_CLOCK, RTC_CLOCK};
