@@ -49,10 +49,16 @@ pub trait Bus {
         let _ = cycles;
     }
 
-    /// A device asked the machine to stop (QEMU's isa-debug-exit): the CPU
-    /// ends its run at the next instruction boundary.
+    /// A device asked the machine to stop (QEMU's isa-debug-exit, a reset
+    /// request): the CPU ends its run at the next instruction boundary.
     fn stop_requested(&self) -> bool {
         false
+    }
+
+    /// The A20 gate (the 8042's output port or port 0x92): when false, the
+    /// CPU forces physical address bit 20 to zero.
+    fn a20_enabled(&self) -> bool {
+        true
     }
 
     /// Whether a maskable interrupt request is asserted on the CPU's INTR

@@ -13,7 +13,10 @@
 use std::io::Write;
 
 use crate::cpu::{Cpu, CpuModel, RunExit};
-use oxbox_devices::{Bus, ClockRate, DateTime, IoSize, Platform, VirtualTime};
+use oxbox_devices::clock::earliest;
+use oxbox_devices::i8042::I8042;
+use oxbox_devices::uart16550::{ComPort, SerialBackend, Uart16550};
+use oxbox_devices::{Bus, ClockRate, DateTime, Device, IoSize, IrqMask, Platform, VirtualTime};
 
 /// The Bochs/QEMU debug console port.
 pub const DEBUGCON_PORT: u16 = 0xE9;
@@ -26,6 +29,10 @@ pub const POST_PORT_ALT: u16 = 0x190;
 pub const SEABIOS_DEBUG_PORT: u16 = 0x402;
 /// The exit port: writing `v` ends the run with status `(v << 1) | 1`.
 pub const EXIT_PORT: u16 = 0xF4;
+/// System control port A: bit 1 the fast A20 gate, bit 0 a CPU reset.
+pub const PORT_92: u16 = 0x92;
+/// The interrupt lines the machine's ISA devices (UARTs, 8042) drive.
+const DEVICE_IRQS: [u8; 4] = [1, 3, 4, 12];
 
 /// The guest's wall clock at power-on unless configured otherwise: a fixed
 /// date, so runs are deterministic.
@@ -87,6 +94,14 @@ pub struct PcBus {
     now: VirtualTime,
     /// Set when the guest wrote the exit port.
     pub exit_status: Option<i32>,
+    /// COM1-COM4.
+    pub serial: Vec<Uart16550>,
+    /// The keyboard controller with its PS/2 keyboard and mouse.
+    pub kbc: I8042,
+    /// System control port A (0x92).
+    port92: u8,
+    /// The guest asked for a CPU reset (8042 pulse, port 0x92).
+    pub reset_requested: bool,
     rom: Vec<u8>,
     /// Physical address where the high alias of the ROM starts (the ROM's
     /// last byte is the last byte of the address space).
@@ -101,7 +116,93 @@ pub struct PcBus {
     pub print_post: bool,
 }
 
+/// The ISA devices outside the platform chips.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum IsaDevice {
+    Serial(usize),
+    Keyboard,
+}
+
+fn isa_device(port: u16) -> Option<IsaDevice> {
+    Some(match port {
+        0x3F8..=0x3FF => IsaDevice::Serial(0),
+        0x2F8..=0x2FF => IsaDevice::Serial(1),
+        0x3E8..=0x3EF => IsaDevice::Serial(2),
+        0x2E8..=0x2EF => IsaDevice::Serial(3),
+        0x60 | 0x64 => IsaDevice::Keyboard,
+        _ => return None,
+    })
+}
+
 impl PcBus {
+    fn device(&mut self, d: IsaDevice) -> &mut dyn Device {
+        match d {
+            IsaDevice::Serial(n) => &mut self.serial[n],
+            IsaDevice::Keyboard => &mut self.kbc,
+        }
+    }
+
+    /// Byte-wide devices see a wider access as consecutive byte accesses
+    /// (the ISA bus's split for 8-bit cards).
+    fn isa_read(&mut self, d: IsaDevice, port: u16, size: IoSize) -> u32 {
+        let now = self.now;
+        let mut v = 0;
+        for i in 0..size.bytes() {
+            let p = port.wrapping_add(i as u16);
+            let b = match isa_device(p) {
+                Some(dd) if dd == d => self.device(d).io_read(now, p, IoSize::Byte) & 0xFF,
+                _ => 0xFF,
+            };
+            v |= b << (8 * i);
+        }
+        v
+    }
+
+    fn isa_write(&mut self, d: IsaDevice, port: u16, size: IoSize, value: u32) {
+        let now = self.now;
+        for i in 0..size.bytes() {
+            let p = port.wrapping_add(i as u16);
+            if isa_device(p) == Some(d) {
+                self.device(d)
+                    .io_write(now, p, IoSize::Byte, (value >> (8 * i)) & 0xFF);
+            }
+        }
+    }
+
+    /// Hand the ISA devices' interrupt lines to the PIC.
+    fn sync_device_irqs(&mut self) {
+        let mut levels: IrqMask = self.kbc.irq_levels();
+        for u in &self.serial {
+            levels |= u.irq_levels();
+        }
+        for irq in DEVICE_IRQS {
+            self.platform.set_irq(irq, levels & (1 << irq) != 0);
+        }
+    }
+
+    /// Bring every device to `now` and return the earliest next deadline.
+    fn advance_devices(&mut self, now: VirtualTime) -> Option<VirtualTime> {
+        self.platform.advance_to(now);
+        self.kbc.advance(now);
+        for u in &mut self.serial {
+            u.advance(now);
+        }
+        self.sync_device_irqs();
+        if self.kbc.take_reset_request() {
+            self.reset_requested = true;
+        }
+        earliest(
+            [self.platform.next_deadline(), self.kbc.next_deadline()]
+                .into_iter()
+                .chain(self.serial.iter().map(|u| u.next_deadline())),
+        )
+    }
+
+    /// Attach a back end to COM1.
+    pub fn attach_serial(&mut self, backend: Box<dyn SerialBackend>) {
+        self.serial[0].attach(backend);
+    }
+
     fn rom_byte(&self, addr: u32) -> Option<u8> {
         if addr >= self.rom_high_base {
             self.rom.get((addr - self.rom_high_base) as usize).copied()
@@ -128,14 +229,25 @@ impl Bus for PcBus {
     }
 
     fn stop_requested(&self) -> bool {
-        self.exit_status.is_some()
+        self.exit_status.is_some() || self.reset_requested
+    }
+
+    fn a20_enabled(&self) -> bool {
+        // Either gate opens A20 (the PS/2's port 0x92 ORs with the 8042).
+        self.kbc.a20() || self.port92 & 2 != 0
     }
 
     fn io_read(&mut self, port: u16, size: IoSize) -> u32 {
         if self.platform.decodes(port) {
             return self.platform.io_read(self.now, port, size);
         }
+        if let Some(d) = isa_device(port) {
+            let v = self.isa_read(d, port, size);
+            self.sync_device_irqs();
+            return v;
+        }
         match port {
+            PORT_92 => self.port92 as u32 | if size == IoSize::Byte { 0 } else { 0xFF00 },
             // Reading the debug console port returns 0xE9 (Bochs' "port E9
             // hack" detection).
             DEBUGCON_PORT => DEBUGCON_PORT as u32,
@@ -149,7 +261,23 @@ impl Bus for PcBus {
             self.platform.io_write(self.now, port, size, value);
             return;
         }
+        if let Some(d) = isa_device(port) {
+            self.isa_write(d, port, size, value);
+            self.sync_device_irqs();
+            if self.kbc.take_reset_request() {
+                self.reset_requested = true;
+            }
+            return;
+        }
         match port {
+            PORT_92 => {
+                let v = value as u8;
+                // Bit 0 rising resets the CPU (the "fast reset").
+                if v & 1 != 0 && self.port92 & 1 == 0 {
+                    self.reset_requested = true;
+                }
+                self.port92 = v & 0x03;
+            }
             DEBUGCON_PORT | SEABIOS_DEBUG_PORT => self.debug_byte(value as u8),
             EXIT_PORT => self.exit_status = Some((((value & 0xFF) as i32) << 1) | 1),
             POST_PORT | POST_PORT_ALT => {
@@ -264,6 +392,15 @@ impl Machine {
                 cpu_clock: ClockRate::hz(cpu_hz),
                 now: VirtualTime::ZERO,
                 exit_status: None,
+                serial: vec![
+                    Uart16550::com(ComPort::Com1),
+                    Uart16550::com(ComPort::Com2),
+                    Uart16550::com(ComPort::Com3),
+                    Uart16550::com(ComPort::Com4),
+                ],
+                kbc: I8042::new(),
+                port92: 0,
+                reset_requested: false,
                 rom: rom.to_vec(),
                 rom_high_base,
                 debugcon,
@@ -289,27 +426,31 @@ impl Machine {
         let end = self.cpu.instructions.saturating_add(max_instructions);
         let exit = loop {
             let now = self.now();
-            self.bus.platform.advance_to(now);
+            let deadline = self.bus.advance_devices(now);
             // With CR0.NE clear the x87 reports unmasked exceptions on
             // IRQ 13 (FERR#), as the PC/AT wires it.
             let ferr = self.cpu.cr0 & (1 << 5) == 0 && self.cpu.fpu.irq13_pending();
             self.bus.platform.set_irq(13, ferr);
-            let deadline = self.bus.platform.next_deadline();
             let cycle_limit = deadline
                 .map_or(u64::MAX, |t| self.bus.cpu_clock.ticks_to_reach(t))
                 .max(self.cpu.cycles + 1);
             let budget = end.saturating_sub(self.cpu.instructions);
             match self.cpu.run_until(&mut self.bus, budget, cycle_limit) {
                 RunExit::Deadline => {}
+                RunExit::Stopped if self.bus.reset_requested => {
+                    self.bus.reset_requested = false;
+                    tracing::debug!("reset requested by the guest");
+                    self.cpu.reset();
+                }
                 RunExit::Halted => {
                     // Idle until the next device event, if one can wake us
                     // (the guest may have programmed a timer in this batch).
                     let now = self.now();
-                    self.bus.platform.advance_to(now);
+                    let next = self.bus.advance_devices(now);
                     if self.bus.platform.intr() && self.cpu.interrupts_enabled() {
                         continue;
                     }
-                    match self.bus.platform.next_deadline() {
+                    match next {
                         Some(t) if self.cpu.interrupts_enabled() => {
                             self.cpu.cycles =
                                 self.bus.cpu_clock.ticks_to_reach(t).max(self.cpu.cycles);

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use oxbox::cpu::{CpuModel, RunExit};
 use oxbox::machine::Machine;
+use oxbox_devices::uart16550::{FileBackend, StdioBackend, TcpBackend};
 
 /// The built-in firmware until oxbox's BIOS lands: the CPU self-test ROM
 /// (source in bios/selftest.asm).
@@ -42,6 +43,10 @@ struct Args {
     #[arg(long, value_name = "N")]
     max_instructions: Option<u64>,
 
+    /// COM1's back end: stdio, none, file:PATH, or tcp:127.0.0.1:PORT.
+    #[arg(long, default_value = "stdio", value_parser = parse_serial)]
+    serial: Serial,
+
     /// Exit instead of resetting when the guest triple-faults.
     #[arg(long)]
     no_reboot: bool,
@@ -49,6 +54,40 @@ struct Args {
     /// Where the debug console (port 0xE9) goes: stdio, none, or file:PATH.
     #[arg(long, default_value = "stdio", value_parser = parse_debugcon)]
     debugcon: Debugcon,
+}
+
+#[derive(Clone, Debug)]
+enum Serial {
+    Stdio,
+    None,
+    File(PathBuf),
+    Tcp(u16),
+}
+
+fn parse_serial(s: &str) -> Result<Serial, String> {
+    match s {
+        "stdio" => Ok(Serial::Stdio),
+        "none" => Ok(Serial::None),
+        _ => {
+            if let Some(p) = s.strip_prefix("file:").filter(|p| !p.is_empty()) {
+                return Ok(Serial::File(PathBuf::from(p)));
+            }
+            if let Some(rest) = s.strip_prefix("tcp:") {
+                let port = rest
+                    .strip_prefix("127.0.0.1:")
+                    .or_else(|| rest.strip_prefix("localhost:"))
+                    .or_else(|| rest.strip_prefix(':'))
+                    .ok_or_else(|| format!("oxbox only listens on 127.0.0.1: expected tcp:127.0.0.1:PORT, got '{s}'"))?;
+                return port
+                    .parse::<u16>()
+                    .map(Serial::Tcp)
+                    .map_err(|_| format!("bad TCP port in '{s}'"));
+            }
+            Err(format!(
+                "expected stdio, none, file:PATH or tcp:127.0.0.1:PORT, got '{s}'"
+            ))
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -107,6 +146,24 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         format!("{name}: {e}")
     })?;
     machine.reset_on_triple_fault = !args.no_reboot;
+    match &args.serial {
+        Serial::None => {}
+        Serial::Stdio => machine.bus.attach_serial(Box::new(StdioBackend::new())),
+        Serial::File(p) => machine
+            .bus
+            .attach_serial(Box::new(FileBackend::create(p).map_err(|e| {
+                format!("cannot create serial output file {}: {e}", p.display())
+            })?)),
+        Serial::Tcp(port) => {
+            let backend = TcpBackend::bind(*port)
+                .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+            eprintln!(
+                "oxbox: COM1 listening on 127.0.0.1:{}",
+                backend.local_port()
+            );
+            machine.bus.attach_serial(Box::new(backend));
+        }
+    }
     let budget = args.max_instructions.unwrap_or(u64::MAX);
     match machine.run(budget) {
         RunExit::Halted | RunExit::Budget | RunExit::Deadline => Ok(ExitCode::SUCCESS),

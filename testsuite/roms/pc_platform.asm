@@ -90,6 +90,67 @@ start:
     mov si, s_bcd
     call report
 
+    ; 8042: controller self-test answers 0x55.
+    mov al, 0xAA
+    out 0x64, al
+    call kbc_read
+    mov si, s_kbc
+    cmp al, 0x55
+    call report
+
+    ; A20 through the 8042 output port: closed, FFFF:0010 aliases 0000:0000.
+    mov al, 0xD1
+    out 0x64, al
+    call kbc_wait_write
+    mov al, 0xDD                ; output port: A20 off, no reset
+    out 0x60, al
+    call kbc_wait_write
+    mov byte [0], 0x11
+    mov ax, 0xFFFF
+    mov es, ax
+    mov byte [es:0x10], 0x22
+    mov si, s_a20_off
+    cmp byte [0], 0x22
+    call report
+    mov al, 0xD1
+    out 0x64, al
+    call kbc_wait_write
+    mov al, 0xDF                ; A20 on
+    out 0x60, al
+    call kbc_wait_write
+    mov byte [0], 0x11
+    mov byte [es:0x10], 0x33
+    mov si, s_a20_on
+    cmp byte [0], 0x11
+    call report
+    xor ax, ax
+    mov es, ax
+
+    ; COM1 at 115200 8N1: send "S".
+    mov dx, 0x3FB
+    mov al, 0x80
+    out dx, al                  ; DLAB
+    mov dx, 0x3F8
+    mov al, 1
+    out dx, al
+    inc dx
+    xor al, al
+    out dx, al
+    mov dx, 0x3FB
+    mov al, 0x03
+    out dx, al
+    mov dx, 0x3F8
+    mov al, 'S'
+    out dx, al
+    mov dx, 0x3FD               ; LSR: wait for the transmitter to empty
+.tx:
+    in al, dx
+    test al, 0x40
+    jz .tx
+    mov si, s_uart
+    cmp al, al
+    call report
+
     mov si, s_pass
     cmp word [FAILS], 0
     je .done
@@ -108,6 +169,21 @@ irq0:
     out 0x20, al
     pop ax
     iret
+
+; kbc_read: wait for the output buffer, read it into AL.
+kbc_read:
+    in al, 0x64
+    test al, 1
+    jz kbc_read
+    in al, 0x60
+    ret
+
+; kbc_wait_write: wait until the controller's input buffer is empty.
+kbc_wait_write:
+    in al, 0x64
+    test al, 2
+    jnz kbc_wait_write
+    ret
 
 ; report: ZF=1 means pass; SI names the check.
 report:
@@ -142,6 +218,10 @@ s_ticks:  db "100 IRQ 0 ticks counted while halted", 0
 s_latch:  db "counter latch reads back a count below the reload", 0
 s_year:   db "RTC year register reads 0x26 (BCD)", 0
 s_bcd:    db "RTC register B selects BCD", 0
+s_kbc:    db "8042 self-test answers 0x55", 0
+s_a20_off: db "A20 closed by the 8042: FFFF:0010 wraps to 0", 0
+s_a20_on: db "A20 open again: FFFF:0010 is 0x100000", 0
+s_uart:   db "COM1 transmitter empties after a byte", 0
 s_ok:     db "ok ", 0
 s_fail:   db "FAIL ", 0
 s_nl:     db 10, 0

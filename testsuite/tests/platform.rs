@@ -37,7 +37,7 @@ fn assemble(name: &str) -> Vec<u8> {
 }
 
 /// A hash of everything that makes up the machine's state: CPU registers
-/// and counters, all of RAM, and the serialized platform chips.
+/// and counters, all of RAM, and every serialized device.
 fn state_hash(m: &Machine) -> u64 {
     let mut h = DefaultHasher::new();
     let c = &m.cpu;
@@ -122,4 +122,21 @@ fn the_same_guest_run_twice_ends_in_the_same_state() {
     )
     .unwrap();
     assert_ne!(state_hash(&short.machine), hashes[0]);
+}
+
+#[test]
+fn com1_output_reaches_its_back_end() {
+    let image = assemble("pc_platform");
+    let mut m = Machine::new(
+        CpuModel::I80386,
+        16 << 20,
+        &image,
+        Box::new(std::io::sink()),
+    )
+    .unwrap();
+    let backend = oxbox_devices::uart16550::MemoryBackend::new();
+    m.bus.attach_serial(Box::new(backend.clone()));
+    assert_eq!(m.run(10_000_000), RunExit::Halted);
+    assert!(String::from_utf8_lossy(&m.bus.debugcon_log).ends_with("PASS\n"));
+    assert_eq!(backend.take_output(), b"S");
 }

@@ -937,6 +937,7 @@ impl Cpu {
                 if self.halted && !(self.interrupts_enabled() && bus.interrupt_pending()) {
                     return RunExit::Halted;
                 }
+                self.set_a20(bus.a20_enabled());
                 let shadow = self.inhibit_interrupts;
                 self.poll_irq = false;
                 let r = self.step(bus);
@@ -1085,6 +1086,20 @@ impl Cpu {
         }
         bus.sync_cycles(self.cycles);
         bus.io_write(port, W::SIZE, v & W::MASK);
+    }
+
+    /// Open or close the A20 gate: with it closed, physical address bit 20
+    /// reads as zero (the 8086's 1 MiB wrap-around), on the 286 and later.
+    pub fn set_a20(&mut self, enabled: bool) {
+        if self.model < CpuModel::I80286 {
+            return;
+        }
+        let full = if self.quirks.address_bits >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << self.quirks.address_bits) - 1
+        };
+        self.addr_mask = if enabled { full } else { full & !(1 << 20) };
     }
 
     /// Poll the INTR line before the next instruction (after an access that
