@@ -61,6 +61,12 @@ pub trait Bus {
         true
     }
 
+    /// The chipset's shadow-RAM routing of 0xC0000-0xFFFFF (PAM): per 4 KiB
+    /// page, whether reads and writes reach RAM. `None`: no chipset, all RAM.
+    fn shadow_map(&self) -> Option<(u64, u64)> {
+        None
+    }
+
     /// Whether a maskable interrupt request is asserted on the CPU's INTR
     /// line (the 8259's output).
     fn interrupt_pending(&self) -> bool {

@@ -23,6 +23,7 @@ pub mod bus;
 pub mod clock;
 pub mod device;
 pub mod i8042;
+pub mod pci;
 pub mod pic8259;
 pub mod pit8254;
 pub mod platform;

@@ -15,6 +15,7 @@ use std::io::Write;
 use crate::cpu::{Cpu, CpuModel, RunExit};
 use oxbox_devices::clock::earliest;
 use oxbox_devices::i8042::I8042;
+use oxbox_devices::pci::{pam_masks, PciHost};
 use oxbox_devices::uart16550::{ComPort, SerialBackend, Uart16550};
 use oxbox_devices::{Bus, ClockRate, DateTime, Device, IoSize, IrqMask, Platform, VirtualTime};
 
@@ -98,6 +99,8 @@ pub struct PcBus {
     pub serial: Vec<Uart16550>,
     /// The keyboard controller with its PS/2 keyboard and mouse.
     pub kbc: I8042,
+    /// PCI configuration space: the i440FX host bridge and PIIX3.
+    pub pci: PciHost,
     /// System control port A (0x92).
     port92: u8,
     /// The guest asked for a CPU reset (8042 pulse, port 0x92).
@@ -203,9 +206,14 @@ impl PcBus {
         self.serial[0].attach(backend);
     }
 
+    /// The firmware image at the top of the address space, and below 1 MiB
+    /// where the chipset routes shadow-window reads to the ROM.
     fn rom_byte(&self, addr: u32) -> Option<u8> {
+        let low_base = 0x10_0000 - self.rom.len() as u32;
         if addr >= self.rom_high_base {
             self.rom.get((addr - self.rom_high_base) as usize).copied()
+        } else if (low_base..0x10_0000).contains(&addr) {
+            self.rom.get((addr - low_base) as usize).copied()
         } else {
             None
         }
@@ -232,6 +240,10 @@ impl Bus for PcBus {
         self.exit_status.is_some() || self.reset_requested
     }
 
+    fn shadow_map(&self) -> Option<(u64, u64)> {
+        Some(pam_masks(&self.pci.pam()))
+    }
+
     fn a20_enabled(&self) -> bool {
         // Either gate opens A20 (the PS/2's port 0x92 ORs with the 8042).
         self.kbc.a20() || self.port92 & 2 != 0
@@ -240,6 +252,9 @@ impl Bus for PcBus {
     fn io_read(&mut self, port: u16, size: IoSize) -> u32 {
         if self.platform.decodes(port) {
             return self.platform.io_read(self.now, port, size);
+        }
+        if PciHost::decodes(port) {
+            return self.pci.io_read(port, size);
         }
         if let Some(d) = isa_device(port) {
             let v = self.isa_read(d, port, size);
@@ -259,6 +274,10 @@ impl Bus for PcBus {
     fn io_write(&mut self, port: u16, size: IoSize, value: u32) {
         if self.platform.decodes(port) {
             self.platform.io_write(self.now, port, size, value);
+            return;
+        }
+        if PciHost::decodes(port) {
+            self.pci.io_write(port, size, value);
             return;
         }
         if let Some(d) = isa_device(port) {
@@ -379,8 +398,11 @@ impl Machine {
             ram = ram.min(rom_high_base as usize & !0xFFFF);
         }
         let mut cpu = Cpu::new(model, ram);
-        let low_base = 0x10_0000 - rom.len() as u32;
-        cpu.mem_mut().load(low_base, rom);
+        // Power-on PAM: the whole shadow window reads the ROM, writes go
+        // nowhere, until the firmware enables its shadow RAM.
+        let pci = PciHost::new();
+        let (read, write) = pam_masks(&pci.pam());
+        cpu.mem_mut().set_pam(read, write);
         let mut platform = Platform::new(rtc_start);
         platform.rtc_mut().set_memory_size(ram as u64);
         Ok(Machine {
@@ -399,6 +421,7 @@ impl Machine {
                     Uart16550::com(ComPort::Com4),
                 ],
                 kbc: I8042::new(),
+                pci,
                 port92: 0,
                 reset_requested: false,
                 rom: rom.to_vec(),

@@ -6,6 +6,10 @@
 //! records are never used again (self-modifying code stays correct).
 //! Addresses outside RAM read as open bus (0xFF) and ignore writes; the CPU
 //! routes them to the device bus for MMIO.
+//!
+//! The BIOS window 0xC0000-0xFFFFF is shadow RAM whose reads and writes the
+//! chipset's PAM registers route, 16 KiB (here 4 KiB pages) at a time, to
+//! the RAM or to the bus (the ROMs): [`Memory::set_pam`].
 
 pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
@@ -18,7 +22,15 @@ pub struct Memory {
     has_code: Vec<bool>,
     /// Per page: bumped whenever a page holding code is written.
     generation: Vec<u32>,
+    /// PAM: one bit per 4 KiB page of 0xC0000-0xFFFFF, set when reads
+    /// (writes) of that page reach RAM. Without a chipset: all RAM.
+    pam_read: u64,
+    pam_write: u64,
 }
+
+/// The shadow-RAM window the PAM registers control.
+pub const PAM_BASE: u32 = 0xC0000;
+pub const PAM_END: u32 = 0x10_0000;
 
 impl Memory {
     /// RAM of `size` bytes, zero-filled. The size is rounded up to a page.
@@ -28,6 +40,63 @@ impl Memory {
             ram: vec![0; pages * PAGE_SIZE],
             has_code: vec![false; pages],
             generation: vec![0; pages],
+            pam_read: u64::MAX,
+            pam_write: u64::MAX,
+        }
+    }
+
+    /// The PAM bits for the pages `[addr, addr + len)` touches in the
+    /// shadow window, or `None` when the range lies outside it.
+    #[inline(always)]
+    fn pam_bits(addr: u32, len: u32) -> Option<u64> {
+        if addr >= PAM_END || addr.wrapping_add(len) <= PAM_BASE {
+            return None;
+        }
+        let first = (addr.max(PAM_BASE) - PAM_BASE) >> PAGE_SHIFT;
+        let last = ((addr + len - 1).min(PAM_END - 1) - PAM_BASE) >> PAGE_SHIFT;
+        Some(((2u64 << (last - first)) - 1) << first)
+    }
+
+    /// Whether a read of `[addr, addr + len)` is served from RAM.
+    #[inline(always)]
+    pub fn readable(&self, addr: u32, len: u32) -> bool {
+        self.in_ram(addr, len) && Memory::pam_bits(addr, len).is_none_or(|b| self.pam_read & b == b)
+    }
+
+    /// Whether a write of `[addr, addr + len)` goes to RAM.
+    #[inline(always)]
+    pub fn writable(&self, addr: u32, len: u32) -> bool {
+        self.in_ram(addr, len)
+            && Memory::pam_bits(addr, len).is_none_or(|b| self.pam_write & b == b)
+    }
+
+    /// Whether `addr` is in the shadow window with reads routed to the ROM:
+    /// code fetched there may be cached (the ROM does not change; a PAM
+    /// change invalidates it).
+    #[inline]
+    pub fn rom_mapped(&self, addr: u32) -> bool {
+        Memory::pam_bits(addr, 1).is_some_and(|b| self.pam_read & b == 0)
+    }
+
+    /// The current shadow-window routing (read mask, write mask).
+    pub fn pam(&self) -> (u64, u64) {
+        (self.pam_read, self.pam_write)
+    }
+
+    /// Route the shadow window: bit n of `read`/`write` is the 4 KiB page at
+    /// 0xC0000 + n × 4 KiB. Pages whose read routing changes lose their
+    /// decoded instructions.
+    pub fn set_pam(&mut self, read: u64, write: u64) {
+        let changed = self.pam_read ^ read;
+        self.pam_read = read;
+        self.pam_write = write;
+        for n in 0..64u32 {
+            if changed & (1 << n) != 0 {
+                let page = ((PAM_BASE >> PAGE_SHIFT) + n) as usize;
+                if let Some(g) = self.generation.get_mut(page) {
+                    *g = g.wrapping_add(1);
+                }
+            }
         }
     }
 
@@ -59,7 +128,7 @@ impl Memory {
     }
 
     /// Little-endian read of `len` (1, 2 or 4) bytes lying entirely in RAM.
-    /// Callers check [`Memory::in_ram`] first.
+    /// Callers check [`Memory::readable`] first.
     #[inline]
     pub fn read_le(&self, addr: u32, len: u32) -> u32 {
         let a = addr as usize;
@@ -163,6 +232,21 @@ mod tests {
         assert_ne!(m.generation(0x1000), g1);
         assert_ne!(m.generation(0x2000), g2);
         assert_eq!(m.read_le(0x1FFF, 2), 0xBEEF);
+    }
+
+    #[test]
+    fn pam_routes_the_shadow_window_per_page() {
+        let mut m = Memory::new(1 << 20);
+        assert!(m.readable(0xF0000, 4) && m.writable(0xF0000, 4));
+        // Reads of 0xF0000-0xF0FFF from ROM, writes to RAM.
+        m.set_pam(!(1u64 << 48), u64::MAX);
+        assert!(!m.readable(0xF0000, 1) && m.writable(0xF0000, 1));
+        assert!(m.rom_mapped(0xF0FFF) && !m.rom_mapped(0xF1000));
+        assert!(
+            !m.readable(0xEFFFE, 4),
+            "a read straddling into the ROM page"
+        );
+        assert!(m.readable(0x9FFFC, 4) && m.readable(0x100000 - 0x1000 + 0x1000 - 4, 4));
     }
 
     #[test]

@@ -197,7 +197,7 @@ impl Cpu {
     pub fn read_phys(&mut self, bus: &mut dyn Bus, addr: u32, len: u32) -> u32 {
         let phys = addr & self.addr_mask;
         if phys.wrapping_add(len - 1) & self.addr_mask == phys.wrapping_add(len - 1)
-            && self.mem.in_ram(phys, len)
+            && self.mem.readable(phys, len)
         {
             return self.mem.read_le(phys, len);
         }
@@ -208,7 +208,7 @@ impl Cpu {
     pub fn write_phys(&mut self, bus: &mut dyn Bus, addr: u32, len: u32, v: u32) {
         let phys = addr & self.addr_mask;
         if phys.wrapping_add(len - 1) & self.addr_mask == phys.wrapping_add(len - 1)
-            && self.mem.in_ram(phys, len)
+            && self.mem.writable(phys, len)
         {
             self.mem.write_le(phys, len, v);
             return;
@@ -225,7 +225,7 @@ impl Cpu {
         let mut v = 0;
         for i in 0..len {
             let phys = addr.wrapping_add(i) & self.addr_mask;
-            let b = if self.mem.in_ram(phys, 1) {
+            let b = if self.mem.readable(phys, 1) {
                 self.mem.read_u8(phys) as u32
             } else {
                 bus.mmio_read(phys, IoSize::Byte) & 0xFF
@@ -242,7 +242,7 @@ impl Cpu {
         for i in 0..len {
             let phys = addr.wrapping_add(i) & self.addr_mask;
             let b = (v >> (8 * i)) & 0xFF;
-            if self.mem.in_ram(phys, 1) {
+            if self.mem.writable(phys, 1) {
                 self.mem.write_u8(phys, b as u8);
             } else {
                 bus.mmio_write(phys, IoSize::Byte, b);
@@ -273,7 +273,7 @@ impl Cpu {
         } else {
             lin
         } & self.addr_mask;
-        let b = if self.mem.in_ram(phys, 1) {
+        let b = if self.mem.readable(phys, 1) {
             self.mem.read_u8(phys)
         } else {
             bus.mmio_read(phys, IoSize::Byte) as u8

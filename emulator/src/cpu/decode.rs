@@ -172,10 +172,10 @@ impl Fetcher<'_> {
             .fetch_code_byte(self.bus, self.start.wrapping_add(self.len))?;
         if self.len == 0 {
             self.first_phys = phys;
-            self.cacheable = self.cpu.mem.in_ram(phys, 1);
+            self.cacheable = self.cpu.mem.readable(phys, 1) || self.cpu.mem.rom_mapped(phys);
         } else if phys != self.first_phys.wrapping_add(self.len)
             || (phys >> 12) != (self.first_phys >> 12)
-            || !self.cpu.mem.in_ram(phys, 1)
+            || !(self.cpu.mem.readable(phys, 1) || self.cpu.mem.rom_mapped(phys))
         {
             self.cacheable = false;
         }

@@ -937,7 +937,7 @@ impl Cpu {
                 if self.halted && !(self.interrupts_enabled() && bus.interrupt_pending()) {
                     return RunExit::Halted;
                 }
-                self.set_a20(bus.a20_enabled());
+                self.sync_memory_map(bus);
                 let shadow = self.inhibit_interrupts;
                 self.poll_irq = false;
                 let r = self.step(bus);
@@ -1086,6 +1086,17 @@ impl Cpu {
         }
         bus.sync_cycles(self.cycles);
         bus.io_write(port, W::SIZE, v & W::MASK);
+    }
+
+    /// Apply the chipset's memory routing (A20 gate, shadow RAM) as the bus
+    /// reports it; called before any instruction that follows a port access.
+    pub fn sync_memory_map(&mut self, bus: &dyn Bus) {
+        self.set_a20(bus.a20_enabled());
+        if let Some((read, write)) = bus.shadow_map() {
+            if self.mem.pam() != (read, write) {
+                self.mem.set_pam(read, write);
+            }
+        }
     }
 
     /// Open or close the A20 gate: with it closed, physical address bit 20
