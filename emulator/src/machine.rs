@@ -32,6 +32,9 @@ pub const SEABIOS_DEBUG_PORT: u16 = 0x402;
 pub const EXIT_PORT: u16 = 0xF4;
 /// System control port A: bit 1 the fast A20 gate, bit 0 a CPU reset.
 pub const PORT_92: u16 = 0x92;
+/// The PIIX3 reset control register: bit 2 resets, bit 1 makes it a hard
+/// (system) reset (82371SB datasheet §4.1.5, "RC").
+pub const RESET_CONTROL: u16 = 0xCF9;
 /// The interrupt lines the machine's ISA devices (UARTs, 8042) drive.
 const DEVICE_IRQS: [u8; 4] = [1, 3, 4, 12];
 
@@ -103,8 +106,12 @@ pub struct PcBus {
     pub pci: PciHost,
     /// System control port A (0x92).
     port92: u8,
-    /// The guest asked for a CPU reset (8042 pulse, port 0x92).
+    /// The guest asked for a CPU reset (8042 pulse, port 0x92, 0xCF9).
     pub reset_requested: bool,
+    /// The requested reset also resets the chipset (0xCF9 with SYS_RST).
+    pub hard_reset: bool,
+    /// The reset control register (0xCF9).
+    reset_control: u8,
     rom: Vec<u8>,
     /// Physical address where the high alias of the ROM starts (the ROM's
     /// last byte is the last byte of the address space).
@@ -262,10 +269,11 @@ impl Bus for PcBus {
             return v;
         }
         match port {
+            RESET_CONTROL if size == IoSize::Byte => self.reset_control as u32,
             PORT_92 => self.port92 as u32 | if size == IoSize::Byte { 0 } else { 0xFF00 },
-            // Reading the debug console port returns 0xE9 (Bochs' "port E9
-            // hack" detection).
-            DEBUGCON_PORT => DEBUGCON_PORT as u32,
+            // Reading a debug console port returns 0xE9: Bochs' "port E9
+            // hack" detection, and SeaBIOS's check before it uses 0x402.
+            DEBUGCON_PORT | SEABIOS_DEBUG_PORT => DEBUGCON_PORT as u32,
             POST_PORT => self.post_code as u32,
             _ => size.open_bus(),
         }
@@ -274,6 +282,16 @@ impl Bus for PcBus {
     fn io_write(&mut self, port: u16, size: IoSize, value: u32) {
         if self.platform.decodes(port) {
             self.platform.io_write(self.now, port, size, value);
+            return;
+        }
+        if port == RESET_CONTROL && size == IoSize::Byte {
+            let v = value as u8;
+            // Bit 2 going from 0 to 1 starts the reset.
+            if v & 4 != 0 && self.reset_control & 4 == 0 {
+                self.reset_requested = true;
+                self.hard_reset = v & 2 != 0;
+            }
+            self.reset_control = v & 0x02;
             return;
         }
         if PciHost::decodes(port) {
@@ -424,6 +442,8 @@ impl Machine {
                 pci,
                 port92: 0,
                 reset_requested: false,
+                hard_reset: false,
+                reset_control: 0,
                 rom: rom.to_vec(),
                 rom_high_base,
                 debugcon,
@@ -462,7 +482,15 @@ impl Machine {
                 RunExit::Deadline => {}
                 RunExit::Stopped if self.bus.reset_requested => {
                     self.bus.reset_requested = false;
-                    tracing::debug!("reset requested by the guest");
+                    tracing::debug!(hard = self.bus.hard_reset, "reset requested by the guest");
+                    if self.bus.hard_reset {
+                        // A system reset also returns the chipset (PAM) to
+                        // its power-on state.
+                        self.bus.hard_reset = false;
+                        self.bus.pci = PciHost::new();
+                        let (read, write) = pam_masks(&self.bus.pci.pam());
+                        self.cpu.mem_mut().set_pam(read, write);
+                    }
                     self.cpu.reset();
                 }
                 RunExit::Halted => {
