@@ -18,11 +18,14 @@
 //!
 //! Every device's state derives `Serialize`/`Deserialize`, for savestates.
 
+pub mod atapi;
 mod bcd;
 pub mod bus;
 pub mod clock;
 pub mod device;
+pub mod disk;
 pub mod i8042;
+pub mod ide;
 pub mod pci;
 pub mod pic8259;
 pub mod pit8254;

@@ -15,6 +15,7 @@ use std::io::Write;
 use crate::cpu::{Cpu, CpuModel, RunExit};
 use oxbox_devices::clock::earliest;
 use oxbox_devices::i8042::I8042;
+use oxbox_devices::ide::IdeController;
 use oxbox_devices::pci::{pam_masks, PciHost};
 use oxbox_devices::uart16550::{ComPort, SerialBackend, Uart16550};
 use oxbox_devices::{Bus, ClockRate, DateTime, Device, IoSize, IrqMask, Platform, VirtualTime};
@@ -35,8 +36,23 @@ pub const PORT_92: u16 = 0x92;
 /// The PIIX3 reset control register: bit 2 resets, bit 1 makes it a hard
 /// (system) reset (82371SB datasheet §4.1.5, "RC").
 pub const RESET_CONTROL: u16 = 0xCF9;
-/// The interrupt lines the machine's ISA devices (UARTs, 8042) drive.
-const DEVICE_IRQS: [u8; 4] = [1, 3, 4, 12];
+/// The interrupt lines the machine's ISA devices (UARTs, 8042, IDE) drive.
+const DEVICE_IRQS: [u8; 6] = [1, 3, 4, 12, 14, 15];
+/// The PIIX3 IDE function (legacy mode: ports 0x1F0/0x170, IRQ 14/15).
+pub const IDE_FUNCTION: u16 = oxbox_devices::pci::bdf(0, 1, 1);
+
+/// The PIIX3 IDE function's configuration space: legacy-mode ATA with a
+/// bus-master BAR (82371SB datasheet §2.3).
+fn ide_config() -> oxbox_devices::pci::ConfigSpace {
+    use oxbox_devices::ide::{PIIX3_IDE_DEVICE_ID, PIIX3_IDE_VENDOR_ID};
+    let mut c = oxbox_devices::pci::ConfigSpace::new(PIIX3_IDE_VENDOR_ID, PIIX3_IDE_DEVICE_ID, 0x01_01_80, 0, 0x00);
+    c.bar(0x20, 16, true, false);
+    // IDE timing registers (0x40-0x43) and slave timing (0x44).
+    for r in 0x40..0x45 {
+        c.allow(r, 0xFF);
+    }
+    c
+}
 
 /// The guest's wall clock at power-on unless configured otherwise: a fixed
 /// date, so runs are deterministic.
@@ -104,6 +120,8 @@ pub struct PcBus {
     pub kbc: I8042,
     /// PCI configuration space: the i440FX host bridge and PIIX3.
     pub pci: PciHost,
+    /// The PIIX3 IDE controller: two channels, master and slave each.
+    pub ide: IdeController,
     /// System control port A (0x92).
     port92: u8,
     /// The guest asked for a CPU reset (8042 pulse, port 0x92, 0xCF9).
@@ -131,6 +149,7 @@ pub struct PcBus {
 enum IsaDevice {
     Serial(usize),
     Keyboard,
+    Ide,
 }
 
 fn isa_device(port: u16) -> Option<IsaDevice> {
@@ -140,6 +159,7 @@ fn isa_device(port: u16) -> Option<IsaDevice> {
         0x3E8..=0x3EF => IsaDevice::Serial(2),
         0x2E8..=0x2EF => IsaDevice::Serial(3),
         0x60 | 0x64 => IsaDevice::Keyboard,
+        0x1F0..=0x1F7 | 0x3F6 | 0x170..=0x177 | 0x376 => IsaDevice::Ide,
         _ => return None,
     })
 }
@@ -149,6 +169,7 @@ impl PcBus {
         match d {
             IsaDevice::Serial(n) => &mut self.serial[n],
             IsaDevice::Keyboard => &mut self.kbc,
+            IsaDevice::Ide => &mut self.ide,
         }
     }
 
@@ -156,6 +177,11 @@ impl PcBus {
     /// (the ISA bus's split for 8-bit cards).
     fn isa_read(&mut self, d: IsaDevice, port: u16, size: IoSize) -> u32 {
         let now = self.now;
+        if d == IsaDevice::Ide {
+            // The ATA data port is 16 (and 32) bits wide: the controller
+            // splits other registers itself.
+            return self.ide.io_read(now, port, size);
+        }
         let mut v = 0;
         for i in 0..size.bytes() {
             let p = port.wrapping_add(i as u16);
@@ -170,6 +196,10 @@ impl PcBus {
 
     fn isa_write(&mut self, d: IsaDevice, port: u16, size: IoSize, value: u32) {
         let now = self.now;
+        if d == IsaDevice::Ide {
+            self.ide.io_write(now, port, size, value);
+            return;
+        }
         for i in 0..size.bytes() {
             let p = port.wrapping_add(i as u16);
             if isa_device(p) == Some(d) {
@@ -181,7 +211,7 @@ impl PcBus {
 
     /// Hand the ISA devices' interrupt lines to the PIC.
     fn sync_device_irqs(&mut self) {
-        let mut levels: IrqMask = self.kbc.irq_levels();
+        let mut levels: IrqMask = self.kbc.irq_levels() | self.ide.irq_levels();
         for u in &self.serial {
             levels |= u.irq_levels();
         }
@@ -194,6 +224,7 @@ impl PcBus {
     fn advance_devices(&mut self, now: VirtualTime) -> Option<VirtualTime> {
         self.platform.advance_to(now);
         self.kbc.advance(now);
+        self.ide.advance(now);
         for u in &mut self.serial {
             u.advance(now);
         }
@@ -202,7 +233,7 @@ impl PcBus {
             self.reset_requested = true;
         }
         earliest(
-            [self.platform.next_deadline(), self.kbc.next_deadline()]
+            [self.platform.next_deadline(), self.kbc.next_deadline(), self.ide.next_deadline()]
                 .into_iter()
                 .chain(self.serial.iter().map(|u| u.next_deadline())),
         )
@@ -418,7 +449,8 @@ impl Machine {
         let mut cpu = Cpu::new(model, ram);
         // Power-on PAM: the whole shadow window reads the ROM, writes go
         // nowhere, until the firmware enables its shadow RAM.
-        let pci = PciHost::new();
+        let mut pci = PciHost::new();
+        pci.add_function(IDE_FUNCTION, ide_config());
         let (read, write) = pam_masks(&pci.pam());
         cpu.mem_mut().set_pam(read, write);
         let mut platform = Platform::new(rtc_start);
@@ -440,6 +472,7 @@ impl Machine {
                 ],
                 kbc: I8042::new(),
                 pci,
+                ide: IdeController::new(),
                 port92: 0,
                 reset_requested: false,
                 hard_reset: false,
@@ -488,6 +521,7 @@ impl Machine {
                         // its power-on state.
                         self.bus.hard_reset = false;
                         self.bus.pci = PciHost::new();
+                        self.bus.pci.add_function(IDE_FUNCTION, ide_config());
                         let (read, write) = pam_masks(&self.bus.pci.pam());
                         self.cpu.mem_mut().set_pam(read, write);
                     }

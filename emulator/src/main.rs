@@ -39,9 +39,30 @@ struct Args {
     #[arg(long)]
     bios: Option<PathBuf>,
 
+    /// Primary master hard disk image (raw).
+    #[arg(long, value_name = "FILE")]
+    hda: Option<PathBuf>,
+
+    /// Primary slave hard disk image (raw).
+    #[arg(long, value_name = "FILE")]
+    hdb: Option<PathBuf>,
+
+    /// CD-ROM image (ISO) on the secondary master.
+    #[arg(long, value_name = "FILE")]
+    cdrom: Option<PathBuf>,
+
+    /// Write disk changes to a temporary overlay, leaving the images
+    /// untouched (as QEMU's -snapshot).
+    #[arg(long)]
+    snapshot: bool,
+
     /// Stop after this many instructions.
     #[arg(long, value_name = "N")]
     max_instructions: Option<u64>,
+
+    /// Display: none (headless). The window arrives with the front ends.
+    #[arg(long, default_value = "none", value_parser = parse_display)]
+    display: String,
 
     /// COM1's back end: stdio, none, file:PATH, or tcp:127.0.0.1:PORT.
     #[arg(long, default_value = "stdio", value_parser = parse_serial)]
@@ -97,6 +118,14 @@ enum Debugcon {
     File(PathBuf),
 }
 
+fn parse_display(s: &str) -> Result<String, String> {
+    match s {
+        "none" => Ok(s.to_string()),
+        "window" => Err("the window display is not built yet; use --display none".to_string()),
+        _ => Err(format!("expected none or window, got '{s}'")),
+    }
+}
+
 fn parse_model(s: &str) -> Result<CpuModel, String> {
     s.parse()
 }
@@ -110,6 +139,40 @@ fn parse_debugcon(s: &str) -> Result<Debugcon, String> {
             _ => Err(format!("expected stdio, none or file:PATH, got '{s}'")),
         },
     }
+}
+
+/// Open the disk images the command line names and put them on the IDE
+/// channels: hda/hdb on the primary channel, the CD-ROM on the secondary.
+fn attach_disks(machine: &mut Machine, args: &Args) -> Result<(), String> {
+    use oxbox_devices::disk::{Access, BlockDevice, Overlay, RawImage};
+    use oxbox_devices::ide::{Channel, Unit};
+    let open = |path: &PathBuf| -> Result<Box<dyn BlockDevice>, String> {
+        let what = |e: &dyn std::fmt::Display| format!("disk image {}: {e}", path.display());
+        if args.snapshot {
+            Ok(Box::new(Overlay::open(path).map_err(|e| what(&e))?))
+        } else {
+            Ok(Box::new(RawImage::open(path, Access::ReadWrite).map_err(|e| what(&e))?))
+        }
+    };
+    for (path, unit) in [(&args.hda, Unit::Master), (&args.hdb, Unit::Slave)] {
+        if let Some(p) = path {
+            let disk = open(p)?;
+            machine
+                .bus
+                .ide
+                .attach_disk(Channel::Primary, unit, disk)
+                .map_err(|e| format!("disk image {}: {e}", p.display()))?;
+        }
+    }
+    if let Some(p) = &args.cdrom {
+        let iso = RawImage::open_iso(p).map_err(|e| format!("CD-ROM image {}: {e}", p.display()))?;
+        machine
+            .bus
+            .ide
+            .attach_cdrom(Channel::Secondary, Unit::Master, Some(Box::new(iso)))
+            .map_err(|e| format!("CD-ROM image {}: {e}", p.display()))?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -146,6 +209,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         format!("{name}: {e}")
     })?;
     machine.reset_on_triple_fault = !args.no_reboot;
+    attach_disks(&mut machine, args)?;
     match &args.serial {
         Serial::None => {}
         Serial::Stdio => machine.bus.attach_serial(Box::new(StdioBackend::new())),
@@ -165,7 +229,12 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         }
     }
     let budget = args.max_instructions.unwrap_or(u64::MAX);
-    match machine.run(budget) {
+    let exit = machine.run(budget);
+    // Disk writes reach the image files before oxbox exits.
+    if let Err(e) = machine.bus.ide.flush_all() {
+        eprintln!("oxbox: flushing disks: {e}");
+    }
+    match exit {
         RunExit::Halted | RunExit::Budget | RunExit::Deadline => Ok(ExitCode::SUCCESS),
         RunExit::Stopped => {
             // The guest chose its exit status through the exit port.
