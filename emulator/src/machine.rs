@@ -45,7 +45,13 @@ pub const IDE_FUNCTION: u16 = oxbox_devices::pci::bdf(0, 1, 1);
 /// bus-master BAR (82371SB datasheet §2.3).
 fn ide_config() -> oxbox_devices::pci::ConfigSpace {
     use oxbox_devices::ide::{PIIX3_IDE_DEVICE_ID, PIIX3_IDE_VENDOR_ID};
-    let mut c = oxbox_devices::pci::ConfigSpace::new(PIIX3_IDE_VENDOR_ID, PIIX3_IDE_DEVICE_ID, 0x01_01_80, 0, 0x00);
+    let mut c = oxbox_devices::pci::ConfigSpace::new(
+        PIIX3_IDE_VENDOR_ID,
+        PIIX3_IDE_DEVICE_ID,
+        0x01_01_80,
+        0,
+        0x00,
+    );
     c.bar(0x20, 16, true, false);
     // IDE timing registers (0x40-0x43) and slave timing (0x44).
     for r in 0x40..0x45 {
@@ -233,9 +239,13 @@ impl PcBus {
             self.reset_requested = true;
         }
         earliest(
-            [self.platform.next_deadline(), self.kbc.next_deadline(), self.ide.next_deadline()]
-                .into_iter()
-                .chain(self.serial.iter().map(|u| u.next_deadline())),
+            [
+                self.platform.next_deadline(),
+                self.kbc.next_deadline(),
+                self.ide.next_deadline(),
+            ]
+            .into_iter()
+            .chain(self.serial.iter().map(|u| u.next_deadline())),
         )
     }
 
@@ -395,6 +405,9 @@ pub struct Machine {
     pub reset_on_triple_fault: bool,
     /// Triple faults seen so far.
     pub triple_faults: u64,
+    /// Set from outside (a Ctrl-C handler) to end the run at the next
+    /// batch boundary, so the caller can flush the disks.
+    pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Machine {
@@ -458,6 +471,7 @@ impl Machine {
         Ok(Machine {
             reset_on_triple_fault: true,
             triple_faults: 0,
+            interrupt: Default::default(),
             cpu,
             bus: PcBus {
                 platform,
@@ -510,6 +524,13 @@ impl Machine {
             let cycle_limit = deadline
                 .map_or(u64::MAX, |t| self.bus.cpu_clock.ticks_to_reach(t))
                 .max(self.cpu.cycles + 1);
+            if self.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                break RunExit::Stopped;
+            }
+            // Batches are at most a millisecond of guest time long, so an
+            // outside stop request is seen promptly.
+            let batch_end = self.cpu.cycles + (self.bus.cpu_clock.whole_hz() / 1000).max(1);
+            let cycle_limit = cycle_limit.min(batch_end);
             let budget = end.saturating_sub(self.cpu.instructions);
             match self.cpu.run_until(&mut self.bus, budget, cycle_limit) {
                 RunExit::Deadline => {}

@@ -151,7 +151,9 @@ fn attach_disks(machine: &mut Machine, args: &Args) -> Result<(), String> {
         if args.snapshot {
             Ok(Box::new(Overlay::open(path).map_err(|e| what(&e))?))
         } else {
-            Ok(Box::new(RawImage::open(path, Access::ReadWrite).map_err(|e| what(&e))?))
+            Ok(Box::new(
+                RawImage::open(path, Access::ReadWrite).map_err(|e| what(&e))?,
+            ))
         }
     };
     for (path, unit) in [(&args.hda, Unit::Master), (&args.hdb, Unit::Slave)] {
@@ -165,7 +167,8 @@ fn attach_disks(machine: &mut Machine, args: &Args) -> Result<(), String> {
         }
     }
     if let Some(p) = &args.cdrom {
-        let iso = RawImage::open_iso(p).map_err(|e| format!("CD-ROM image {}: {e}", p.display()))?;
+        let iso =
+            RawImage::open_iso(p).map_err(|e| format!("CD-ROM image {}: {e}", p.display()))?;
         machine
             .bus
             .ide
@@ -229,13 +232,21 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         }
     }
     let budget = args.max_instructions.unwrap_or(u64::MAX);
+    // Ctrl-C ends the run cleanly: the disks are flushed below.
+    let flag = machine.interrupt.clone();
+    let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::Relaxed));
     let exit = machine.run(budget);
+    let interrupted = machine.interrupt.load(std::sync::atomic::Ordering::Relaxed);
     // Disk writes reach the image files before oxbox exits.
     if let Err(e) = machine.bus.ide.flush_all() {
         eprintln!("oxbox: flushing disks: {e}");
     }
     match exit {
         RunExit::Halted | RunExit::Budget | RunExit::Deadline => Ok(ExitCode::SUCCESS),
+        RunExit::Stopped if interrupted && machine.bus.exit_status.is_none() => {
+            eprintln!("oxbox: interrupted; disks flushed");
+            Ok(ExitCode::from(130))
+        }
         RunExit::Stopped => {
             // The guest chose its exit status through the exit port.
             let status = machine.bus.exit_status.unwrap_or(1);

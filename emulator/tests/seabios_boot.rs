@@ -52,7 +52,15 @@ fn seabios_boots_the_ide_disk_and_the_guest_chooses_the_exit_status() {
     let out = Command::new(env!("CARGO_BIN_EXE_oxbox"))
         .args(["--bios", SEABIOS, "--hda"])
         .arg(&disk)
-        .args(["--snapshot", "--display", "none", "--serial", "none", "--debugcon", "stdio"])
+        .args([
+            "--snapshot",
+            "--display",
+            "none",
+            "--serial",
+            "none",
+            "--debugcon",
+            "stdio",
+        ])
         .args(["--max-instructions", "200000000"])
         .output()
         .expect("run oxbox");
@@ -60,8 +68,17 @@ fn seabios_boots_the_ide_disk_and_the_guest_chooses_the_exit_status() {
     assert!(stdout.contains("Booting from Hard Disk"), "{stdout}");
     assert!(stdout.contains("hello from sector 2"), "{stdout}");
     // isa-debug-exit: (0x21 << 1) | 1.
-    assert_eq!(out.status.code(), Some(0x43), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read(&disk).unwrap(), before, "--snapshot must leave the image untouched");
+    assert_eq!(
+        out.status.code(),
+        Some(0x43),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&disk).unwrap(),
+        before,
+        "--snapshot must leave the image untouched"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -75,4 +92,121 @@ fn a_missing_disk_image_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/disk.img"), "{err}");
     assert_eq!(err.lines().count(), 1, "one line of error: {err}");
+}
+
+/// A disk whose boot sector copies sector 2 to sector 3 (see
+/// testsuite/roms/bootsector_write.asm); `mode` is b'E' (then exit) or b'L'
+/// (then idle).
+fn write_test_image(dir: &Path, mode: u8) -> PathBuf {
+    let roms = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testsuite/roms");
+    let boot = dir.join("bw.bin");
+    let status = Command::new("nasm")
+        .current_dir(&roms)
+        .args(["-f", "bin", "-o"])
+        .arg(&boot)
+        .arg("bootsector_write.asm")
+        .status()
+        .expect("nasm is needed (Debian: apt-get install nasm)");
+    assert!(status.success());
+    let mut img = std::fs::read(&boot).unwrap();
+    let mut sector2 = vec![mode];
+    sector2.extend_from_slice(b" written by the guest");
+    sector2.resize(512, 0);
+    img.extend_from_slice(&sector2);
+    img.resize(64 * 512, 0);
+    let path = dir.join(format!("disk-{}.img", mode as char));
+    std::fs::write(&path, &img).unwrap();
+    path
+}
+
+fn sector(path: &Path, n: usize) -> Vec<u8> {
+    std::fs::read(path).unwrap()[n * 512..(n + 1) * 512].to_vec()
+}
+
+#[test]
+fn guest_writes_are_in_the_image_after_a_clean_exit() {
+    assert!(
+        Path::new(SEABIOS).exists(),
+        "{SEABIOS} is missing: apt-get install seabios"
+    );
+    let dir = temp_dir().join("clean");
+    std::fs::create_dir_all(&dir).unwrap();
+    let disk = write_test_image(&dir, b'E');
+    let out = Command::new(env!("CARGO_BIN_EXE_oxbox"))
+        .args(["--bios", SEABIOS, "--hda"])
+        .arg(&disk)
+        .args([
+            "--serial",
+            "none",
+            "--debugcon",
+            "stdio",
+            "--max-instructions",
+            "200000000",
+        ])
+        .output()
+        .expect("run oxbox");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("written"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit port value 0 -> status 1: {stdout}"
+    );
+    assert!(
+        sector(&disk, 2).starts_with(b"E written by the guest"),
+        "sector 3 of the file holds the guest's data"
+    );
+}
+
+#[test]
+fn guest_writes_are_in_the_image_after_ctrl_c() {
+    use std::io::Read;
+    assert!(
+        Path::new(SEABIOS).exists(),
+        "{SEABIOS} is missing: apt-get install seabios"
+    );
+    let dir = temp_dir().join("sigint");
+    std::fs::create_dir_all(&dir).unwrap();
+    let disk = write_test_image(&dir, b'L');
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oxbox"))
+        .args(["--bios", SEABIOS, "--hda"])
+        .arg(&disk)
+        .args(["--serial", "none", "--debugcon", "stdio"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run oxbox");
+    // Wait until the guest says it wrote (it then idles forever).
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !String::from_utf8_lossy(&seen).contains("written") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the guest never wrote: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "oxbox ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert_eq!(
+        exit.code(),
+        Some(130),
+        "Ctrl-C ends the run with status 130"
+    );
+    assert!(
+        sector(&disk, 2).starts_with(b"L written by the guest"),
+        "the write survived Ctrl-C"
+    );
 }
