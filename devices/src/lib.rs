@@ -34,6 +34,7 @@ pub mod ps2;
 pub mod rtc;
 mod serde_util;
 pub mod uart16550;
+pub mod vga;
 
 pub use bus::{Bus, IoSize, NullBus};
 pub use clock::{ClockRate, Nanos, VirtualTime, PIT_CLOCK, RTC_CLOCK};

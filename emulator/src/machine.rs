@@ -249,6 +249,24 @@ impl PcBus {
         )
     }
 
+    /// Whether `port` is in the IDE bus-master block the BIOS assigned.
+    fn in_bus_master_block(&self, port: u16) -> bool {
+        self.ide
+            .bus_master_base()
+            .is_some_and(|b| port >= b && port < b.wrapping_add(16))
+    }
+
+    /// Follow the IDE function's BAR4 (the bus-master block) and its I/O
+    /// enable bit after a configuration write.
+    fn sync_ide_bars(&mut self) {
+        let base = self.pci.function(IDE_FUNCTION).and_then(|c| {
+            let io_enabled = c.get8(0x04) & 1 != 0;
+            let bar = c.get32(0x20) & 0xFFF0;
+            (io_enabled && bar != 0).then_some(bar as u16)
+        });
+        self.ide.set_bus_master_base(base);
+    }
+
     /// Attach a back end to COM1.
     pub fn attach_serial(&mut self, backend: Box<dyn SerialBackend>) {
         self.serial[0].attach(backend);
@@ -285,7 +303,9 @@ impl Bus for PcBus {
     }
 
     fn stop_requested(&self) -> bool {
-        self.exit_status.is_some() || self.reset_requested
+        // A bus-master transfer needs guest memory, which the CPU owns: the
+        // CPU stops and the machine moves the data (Machine::run).
+        self.exit_status.is_some() || self.reset_requested || self.ide.dma_pending()
     }
 
     fn shadow_map(&self) -> Option<(u64, u64)> {
@@ -303,6 +323,9 @@ impl Bus for PcBus {
         }
         if PciHost::decodes(port) {
             return self.pci.io_read(port, size);
+        }
+        if self.in_bus_master_block(port) {
+            return self.ide.io_read(self.now, port, size);
         }
         if let Some(d) = isa_device(port) {
             let v = self.isa_read(d, port, size);
@@ -337,6 +360,12 @@ impl Bus for PcBus {
         }
         if PciHost::decodes(port) {
             self.pci.io_write(port, size, value);
+            self.sync_ide_bars();
+            return;
+        }
+        if self.in_bus_master_block(port) {
+            self.ide.io_write(self.now, port, size, value);
+            self.sync_device_irqs();
             return;
         }
         if let Some(d) = isa_device(port) {
@@ -392,6 +421,22 @@ impl Bus for PcBus {
             v |= (b as u32) << (8 * i);
         }
         v
+    }
+}
+
+/// Guest RAM as the IDE bus master sees it: physical addresses, RAM only
+/// (writes keep the decode cache coherent).
+struct RamDma<'a>(&'a mut crate::memory::Memory);
+
+impl oxbox_devices::ide::DmaMemory for RamDma<'_> {
+    fn read(&mut self, addr: u32, buf: &mut [u8]) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = self.0.read_u8(addr.wrapping_add(i as u32));
+        }
+    }
+
+    fn write(&mut self, addr: u32, data: &[u8]) {
+        self.0.load(addr, data);
     }
 }
 
@@ -534,6 +579,13 @@ impl Machine {
             let budget = end.saturating_sub(self.cpu.instructions);
             match self.cpu.run_until(&mut self.bus, budget, cycle_limit) {
                 RunExit::Deadline => {}
+                RunExit::Stopped
+                    if self.bus.ide.dma_pending() && self.bus.exit_status.is_none() =>
+                {
+                    let mut ram = RamDma(self.cpu.mem_mut());
+                    self.bus.ide.run_dma(&mut ram);
+                    self.bus.sync_device_irqs();
+                }
                 RunExit::Stopped if self.bus.reset_requested => {
                     self.bus.reset_requested = false;
                     tracing::debug!(hard = self.bus.hard_reset, "reset requested by the guest");
