@@ -61,9 +61,10 @@ pub trait Bus {
         true
     }
 
-    /// The chipset's shadow-RAM routing of 0xC0000-0xFFFFF (PAM): per 4 KiB
-    /// page, whether reads and writes reach RAM. `None`: no chipset, all RAM.
-    fn shadow_map(&self) -> Option<(u64, u64)> {
+    /// The chipset's routing of the legacy window 0xA0000-0xFFFFF (the VGA
+    /// hole, PAM shadow RAM): per 4 KiB page (bit n = 0xA0000 + n × 4 KiB),
+    /// whether reads and writes reach RAM. `None`: no chipset, all RAM.
+    fn shadow_map(&self) -> Option<(u128, u128)> {
         None
     }
 

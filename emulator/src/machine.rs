@@ -18,6 +18,7 @@ use oxbox_devices::i8042::I8042;
 use oxbox_devices::ide::IdeController;
 use oxbox_devices::pci::{pam_masks, PciHost};
 use oxbox_devices::uart16550::{ComPort, SerialBackend, Uart16550};
+use oxbox_devices::vga::{Vga, VgaConfig};
 use oxbox_devices::{Bus, ClockRate, DateTime, Device, IoSize, IrqMask, Platform, VirtualTime};
 
 /// The Bochs/QEMU debug console port.
@@ -40,6 +41,38 @@ pub const RESET_CONTROL: u16 = 0xCF9;
 const DEVICE_IRQS: [u8; 6] = [1, 3, 4, 12, 14, 15];
 /// The PIIX3 IDE function (legacy mode: ports 0x1F0/0x170, IRQ 14/15).
 pub const IDE_FUNCTION: u16 = oxbox_devices::pci::bdf(0, 1, 1);
+/// The VGA (QEMU/Bochs "stdvga" identity 1234:1111, so SeaBIOS's and the
+/// guests' Bochs VBE drivers recognise it).
+pub const VGA_FUNCTION: u16 = oxbox_devices::pci::bdf(0, 2, 0);
+/// Video memory, and where the linear framebuffer sits until the firmware
+/// moves BAR0.
+const VRAM_SIZE: u32 = 16 << 20;
+const LFB_DEFAULT: u32 = 0xE000_0000;
+
+/// The VGA function's configuration space: BAR0 the linear framebuffer,
+/// and an expansion ROM BAR when an option ROM of `rom_len` bytes exists.
+fn vga_config(rom_len: usize) -> oxbox_devices::pci::ConfigSpace {
+    let mut c = oxbox_devices::pci::ConfigSpace::new(0x1234, 0x1111, 0x03_00_00, 0x02, 0x00);
+    c.bar(0x10, VRAM_SIZE, false, true);
+    c.set32(0x10, LFB_DEFAULT | 8);
+    if rom_len > 0 {
+        // Expansion ROM BAR (0x30): address bits above the ROM's size and
+        // the enable bit (PCI 2.1 §6.2.5.2).
+        let size = (rom_len as u32).next_power_of_two().max(2048);
+        let mask = !(size - 1) | 1;
+        for i in 0..4 {
+            c.allow(0x30 + i, (mask >> (8 * i)) as u8);
+        }
+    }
+    c
+}
+
+/// The routing of 0xA0000-0xFFFFF: the VGA hole (0xA0000-0xBFFFF, 32
+/// pages) always goes to the bus; the rest follows the PAM registers.
+fn legacy_window(pci: &PciHost) -> (u128, u128) {
+    let (read, write) = pam_masks(&pci.pam());
+    ((read as u128) << 32, (write as u128) << 32)
+}
 
 /// The PIIX3 IDE function's configuration space: legacy-mode ATA with a
 /// bus-master BAR (82371SB datasheet §2.3).
@@ -128,6 +161,10 @@ pub struct PcBus {
     pub pci: PciHost,
     /// The PIIX3 IDE controller: two channels, master and slave each.
     pub ide: IdeController,
+    /// The VGA with the Bochs VBE extensions.
+    pub vga: Vga,
+    /// The VGA's option ROM (its PCI expansion ROM), if one was given.
+    vga_rom: Vec<u8>,
     /// System control port A (0x92).
     port92: u8,
     /// The guest asked for a CPU reset (8042 pulse, port 0x92, 0xCF9).
@@ -156,6 +193,10 @@ enum IsaDevice {
     Serial(usize),
     Keyboard,
     Ide,
+}
+
+fn is_vga_port(port: u16) -> bool {
+    (0x3B0..=0x3DF).contains(&port) || (0x1CE..=0x1CF).contains(&port)
 }
 
 fn isa_device(port: u16) -> Option<IsaDevice> {
@@ -249,6 +290,83 @@ impl PcBus {
         )
     }
 
+    /// VGA ports: 0x3B0-0x3DF are byte registers (a word access is index
+    /// then data), the VBE index/data pair is 16 bits wide.
+    fn vga_io_read(&mut self, port: u16, size: IoSize) -> u32 {
+        let now = self.now;
+        if (0x1CE..=0x1CF).contains(&port) {
+            return self.vga.io_read(now, port, size);
+        }
+        let mut v = 0;
+        for i in 0..size.bytes() {
+            let p = port.wrapping_add(i as u16);
+            let b = if is_vga_port(p) {
+                self.vga.io_read(now, p, IoSize::Byte) & 0xFF
+            } else {
+                0xFF
+            };
+            v |= b << (8 * i);
+        }
+        v
+    }
+
+    fn vga_io_write(&mut self, port: u16, size: IoSize, value: u32) {
+        let now = self.now;
+        if (0x1CE..=0x1CF).contains(&port) {
+            self.vga.io_write(now, port, size, value);
+            return;
+        }
+        for i in 0..size.bytes() {
+            let p = port.wrapping_add(i as u16);
+            if is_vga_port(p) {
+                self.vga
+                    .io_write(now, p, IoSize::Byte, (value >> (8 * i)) & 0xFF);
+            }
+        }
+    }
+
+    /// Follow the VGA function's BARs: the framebuffer, and the expansion
+    /// ROM's address and enable bit.
+    fn sync_vga_bars(&mut self) {
+        if let Some(c) = self.pci.function(VGA_FUNCTION) {
+            let lfb = c.get32(0x10) & 0xFFFF_FFF0;
+            if lfb != 0 {
+                self.vga.set_lfb_base(lfb);
+            }
+        }
+    }
+
+    /// The VGA option ROM's byte at `addr`, when the expansion ROM BAR is
+    /// enabled and covers it.
+    fn vga_rom_byte(&self, addr: u32) -> Option<u8> {
+        if self.vga_rom.is_empty() {
+            return None;
+        }
+        let bar = self.pci.function(VGA_FUNCTION)?.get32(0x30);
+        if bar & 1 == 0 {
+            return None;
+        }
+        let base = bar & !0x7FF;
+        let off = addr.wrapping_sub(base);
+        let size = (self.vga_rom.len() as u32).next_power_of_two().max(2048);
+        (off < size).then(|| self.vga_rom.get(off as usize).copied().unwrap_or(0))
+    }
+
+    /// Give the VGA an option ROM (SeaBIOS's vgabios-stdvga.bin, say): the
+    /// firmware finds it through the PCI expansion ROM BAR.
+    pub fn set_vga_rom(&mut self, rom: Vec<u8>) {
+        self.vga_rom = rom;
+        self.pci
+            .add_function(VGA_FUNCTION, vga_config(self.vga_rom.len()));
+    }
+
+    fn is_vga_memory(&self, addr: u32) -> bool {
+        self.vga
+            .mmio_ranges()
+            .iter()
+            .any(|&(base, len)| addr >= base && addr - base < len)
+    }
+
     /// Whether `port` is in the IDE bus-master block the BIOS assigned.
     fn in_bus_master_block(&self, port: u16) -> bool {
         self.ide
@@ -308,8 +426,8 @@ impl Bus for PcBus {
         self.exit_status.is_some() || self.reset_requested || self.ide.dma_pending()
     }
 
-    fn shadow_map(&self) -> Option<(u64, u64)> {
-        Some(pam_masks(&self.pci.pam()))
+    fn shadow_map(&self) -> Option<(u128, u128)> {
+        Some(legacy_window(&self.pci))
     }
 
     fn a20_enabled(&self) -> bool {
@@ -326,6 +444,9 @@ impl Bus for PcBus {
         }
         if self.in_bus_master_block(port) {
             return self.ide.io_read(self.now, port, size);
+        }
+        if is_vga_port(port) {
+            return self.vga_io_read(port, size);
         }
         if let Some(d) = isa_device(port) {
             let v = self.isa_read(d, port, size);
@@ -361,11 +482,16 @@ impl Bus for PcBus {
         if PciHost::decodes(port) {
             self.pci.io_write(port, size, value);
             self.sync_ide_bars();
+            self.sync_vga_bars();
             return;
         }
         if self.in_bus_master_block(port) {
             self.ide.io_write(self.now, port, size, value);
             self.sync_device_irqs();
+            return;
+        }
+        if is_vga_port(port) {
+            self.vga_io_write(port, size, value);
             return;
         }
         if let Some(d) = isa_device(port) {
@@ -415,12 +541,25 @@ impl Bus for PcBus {
     }
 
     fn mmio_read(&mut self, addr: u32, size: IoSize) -> u32 {
+        if self.is_vga_memory(addr) {
+            return self.vga.mmio_read(self.now, addr, size);
+        }
         let mut v = 0;
         for i in 0..size.bytes() {
-            let b = self.rom_byte(addr.wrapping_add(i)).unwrap_or(0xFF);
+            let a = addr.wrapping_add(i);
+            let b = self
+                .rom_byte(a)
+                .or_else(|| self.vga_rom_byte(a))
+                .unwrap_or(0xFF);
             v |= (b as u32) << (8 * i);
         }
         v
+    }
+
+    fn mmio_write(&mut self, addr: u32, size: IoSize, value: u32) {
+        if self.is_vga_memory(addr) {
+            self.vga.mmio_write(self.now, addr, size, value);
+        }
     }
 }
 
@@ -509,7 +648,8 @@ impl Machine {
         // nowhere, until the firmware enables its shadow RAM.
         let mut pci = PciHost::new();
         pci.add_function(IDE_FUNCTION, ide_config());
-        let (read, write) = pam_masks(&pci.pam());
+        pci.add_function(VGA_FUNCTION, vga_config(0));
+        let (read, write) = legacy_window(&pci);
         cpu.mem_mut().set_pam(read, write);
         let mut platform = Platform::new(rtc_start);
         platform.rtc_mut().set_memory_size(ram as u64);
@@ -532,6 +672,11 @@ impl Machine {
                 kbc: I8042::new(),
                 pci,
                 ide: IdeController::new(),
+                vga: Vga::new(VgaConfig {
+                    vram_size: VRAM_SIZE,
+                    lfb_base: LFB_DEFAULT,
+                }),
+                vga_rom: Vec::new(),
                 port92: 0,
                 reset_requested: false,
                 hard_reset: false,
@@ -595,7 +740,9 @@ impl Machine {
                         self.bus.hard_reset = false;
                         self.bus.pci = PciHost::new();
                         self.bus.pci.add_function(IDE_FUNCTION, ide_config());
-                        let (read, write) = pam_masks(&self.bus.pci.pam());
+                        let rom_len = self.bus.vga_rom.len();
+                        self.bus.pci.add_function(VGA_FUNCTION, vga_config(rom_len));
+                        let (read, write) = legacy_window(&self.bus.pci);
                         self.cpu.mem_mut().set_pam(read, write);
                     }
                     self.cpu.reset();

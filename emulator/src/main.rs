@@ -39,6 +39,11 @@ struct Args {
     #[arg(long)]
     bios: Option<PathBuf>,
 
+    /// The VGA's option ROM (e.g. /usr/share/seabios/vgabios-stdvga.bin),
+    /// offered to the firmware through the VGA's PCI expansion ROM BAR.
+    #[arg(long, value_name = "FILE")]
+    vga_bios: Option<PathBuf>,
+
     /// Primary master hard disk image (raw).
     #[arg(long, value_name = "FILE")]
     hda: Option<PathBuf>,
@@ -213,6 +218,11 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     })?;
     machine.reset_on_triple_fault = !args.no_reboot;
     attach_disks(&mut machine, args)?;
+    if let Some(p) = &args.vga_bios {
+        let rom =
+            std::fs::read(p).map_err(|e| format!("cannot read VGA BIOS {}: {e}", p.display()))?;
+        machine.bus.set_vga_rom(rom);
+    }
     match &args.serial {
         Serial::None => {}
         Serial::Stdio => machine.bus.attach_serial(Box::new(StdioBackend::new())),

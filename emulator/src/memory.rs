@@ -7,8 +7,9 @@
 //! Addresses outside RAM read as open bus (0xFF) and ignore writes; the CPU
 //! routes them to the device bus for MMIO.
 //!
-//! The BIOS window 0xC0000-0xFFFFF is shadow RAM whose reads and writes the
-//! chipset's PAM registers route, 16 KiB (here 4 KiB pages) at a time, to
+//! The legacy window 0xA0000-0xFFFFF is routed page by page: the VGA hole
+//! (0xA0000-0xBFFFF) goes to the bus, and the BIOS area 0xC0000-0xFFFFF is
+//! shadow RAM whose reads and writes the chipset's PAM registers route to
 //! the RAM or to the bus (the ROMs): [`Memory::set_pam`].
 
 pub const PAGE_SHIFT: u32 = 12;
@@ -22,15 +23,17 @@ pub struct Memory {
     has_code: Vec<bool>,
     /// Per page: bumped whenever a page holding code is written.
     generation: Vec<u32>,
-    /// PAM: one bit per 4 KiB page of 0xC0000-0xFFFFF, set when reads
-    /// (writes) of that page reach RAM. Without a chipset: all RAM.
-    pam_read: u64,
-    pam_write: u64,
+    /// One bit per 4 KiB page of 0xA0000-0xFFFFF, set when reads (writes)
+    /// of that page reach RAM. Without a chipset: all RAM.
+    pam_read: u128,
+    pam_write: u128,
 }
 
-/// The shadow-RAM window the PAM registers control.
-pub const PAM_BASE: u32 = 0xC0000;
+/// The legacy window routed page by page (the VGA hole and the PAM area).
+pub const PAM_BASE: u32 = 0xA0000;
 pub const PAM_END: u32 = 0x10_0000;
+/// Pages of the window (96).
+const WINDOW_PAGES: u32 = (PAM_END - PAM_BASE) >> PAGE_SHIFT;
 
 impl Memory {
     /// RAM of `size` bytes, zero-filled. The size is rounded up to a page.
@@ -40,21 +43,21 @@ impl Memory {
             ram: vec![0; pages * PAGE_SIZE],
             has_code: vec![false; pages],
             generation: vec![0; pages],
-            pam_read: u64::MAX,
-            pam_write: u64::MAX,
+            pam_read: u128::MAX,
+            pam_write: u128::MAX,
         }
     }
 
     /// The PAM bits for the pages `[addr, addr + len)` touches in the
     /// shadow window, or `None` when the range lies outside it.
     #[inline(always)]
-    fn pam_bits(addr: u32, len: u32) -> Option<u64> {
+    fn pam_bits(addr: u32, len: u32) -> Option<u128> {
         if addr >= PAM_END || addr.wrapping_add(len) <= PAM_BASE {
             return None;
         }
         let first = (addr.max(PAM_BASE) - PAM_BASE) >> PAGE_SHIFT;
         let last = ((addr + len - 1).min(PAM_END - 1) - PAM_BASE) >> PAGE_SHIFT;
-        Some(((2u64 << (last - first)) - 1) << first)
+        Some(((2u128 << (last - first)) - 1) << first)
     }
 
     /// Whether a read of `[addr, addr + len)` is served from RAM.
@@ -78,19 +81,19 @@ impl Memory {
         Memory::pam_bits(addr, 1).is_some_and(|b| self.pam_read & b == 0)
     }
 
-    /// The current shadow-window routing (read mask, write mask).
-    pub fn pam(&self) -> (u64, u64) {
+    /// The current window routing (read mask, write mask).
+    pub fn pam(&self) -> (u128, u128) {
         (self.pam_read, self.pam_write)
     }
 
-    /// Route the shadow window: bit n of `read`/`write` is the 4 KiB page at
-    /// 0xC0000 + n × 4 KiB. Pages whose read routing changes lose their
+    /// Route the legacy window: bit n of `read`/`write` is the 4 KiB page at
+    /// 0xA0000 + n × 4 KiB. Pages whose read routing changes lose their
     /// decoded instructions.
-    pub fn set_pam(&mut self, read: u64, write: u64) {
+    pub fn set_pam(&mut self, read: u128, write: u128) {
         let changed = self.pam_read ^ read;
         self.pam_read = read;
         self.pam_write = write;
-        for n in 0..64u32 {
+        for n in 0..WINDOW_PAGES {
             if changed & (1 << n) != 0 {
                 let page = ((PAM_BASE >> PAGE_SHIFT) + n) as usize;
                 if let Some(g) = self.generation.get_mut(page) {
@@ -239,7 +242,7 @@ mod tests {
         let mut m = Memory::new(1 << 20);
         assert!(m.readable(0xF0000, 4) && m.writable(0xF0000, 4));
         // Reads of 0xF0000-0xF0FFF from ROM, writes to RAM.
-        m.set_pam(!(1u64 << 48), u64::MAX);
+        m.set_pam(!(1u128 << 80), u128::MAX);
         assert!(!m.readable(0xF0000, 1) && m.writable(0xF0000, 1));
         assert!(m.rom_mapped(0xF0FFF) && !m.rom_mapped(0xF1000));
         assert!(

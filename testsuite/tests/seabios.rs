@@ -43,3 +43,37 @@ fn seabios_completes_post_and_reports_no_boot_device() {
     }
     assert_eq!(m.triple_faults, 0, "SeaBIOS must not triple-fault:\n{log}");
 }
+
+#[test]
+fn seabios_vga_bios_puts_its_text_on_the_vga_screen() {
+    let vgabios = Path::new("/usr/share/seabios/vgabios-stdvga.bin");
+    assert!(
+        Path::new(SEABIOS).exists() && vgabios.exists(),
+        "SeaBIOS and its VGA BIOS are missing: apt-get install seabios; .ci/run does"
+    );
+    let rom = std::fs::read(SEABIOS).unwrap();
+    let mut m = Machine::new(
+        CpuModel::PentiumPro,
+        32 << 20,
+        &rom,
+        Box::new(std::io::sink()),
+    )
+    .unwrap();
+    m.bus.set_vga_rom(std::fs::read(vgabios).unwrap());
+    m.reset_on_triple_fault = false;
+    m.run(40_000_000);
+    let log = String::from_utf8_lossy(&m.bus.debugcon_log).into_owned();
+    assert!(log.contains("Running option rom at c000:0003"), "{log}");
+    assert!(log.contains("set VGA mode 3"), "{log}");
+    let screen = m
+        .bus
+        .vga
+        .text_snapshot()
+        .expect("the VGA is in a text mode")
+        .join("\n");
+    assert!(
+        screen.contains("SeaBIOS (version"),
+        "the banner is on the VGA text screen:\n{screen}"
+    );
+    assert!(screen.contains("Press ESC for boot menu."), "{screen}");
+}
