@@ -50,9 +50,16 @@ fn state_hash(m: &Machine) -> u64 {
         (s.selector, s.base, s.limit, s.attr).hash(&mut h);
     }
     c.mem().ram().hash(&mut h);
-    serde_json::to_string(&m.bus.platform)
-        .expect("platform state serializes")
-        .hash(&mut h);
+    let b = &m.bus;
+    let devices = [
+        serde_json::to_string(&b.platform).expect("platform state serializes"),
+        serde_json::to_string(&b.kbc).expect("8042 state serializes"),
+        serde_json::to_string(&b.serial).expect("UART state serializes"),
+        serde_json::to_string(&b.ide).expect("IDE state serializes"),
+        serde_json::to_string(&b.vga).expect("VGA state serializes"),
+        serde_json::to_string(&b.pci).expect("PCI state serializes"),
+    ];
+    devices.hash(&mut h);
     h.finish()
 }
 
