@@ -112,3 +112,8 @@ fn virtual_mode_extensions_and_protected_mode_virtual_interrupts() {
 fn double_fault_rules_and_io_breakpoints() {
     run_program_on("pm_faults", &[CpuModel::PentiumPro]);
 }
+
+#[test]
+fn conforming_code_runs_at_the_callers_privilege() {
+    run_program("pm_conforming");
+}
