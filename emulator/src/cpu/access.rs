@@ -141,7 +141,7 @@ impl Cpu {
         for i in 0..len {
             let l = lin.wrapping_add(i);
             let p = if l & 0xFFF >= lin & 0xFFF {
-                first + (l & 0xFFF) - (lin & 0xFFF)
+                first - (lin & 0xFFF) + (l & 0xFFF)
             } else {
                 second + (l & 0xFFF)
             };
@@ -181,7 +181,7 @@ impl Cpu {
         for i in 0..len {
             let l = lin.wrapping_add(i);
             let p = if l & 0xFFF >= lin & 0xFFF {
-                first + (l & 0xFFF) - (lin & 0xFFF)
+                first - (lin & 0xFFF) + (l & 0xFFF)
             } else {
                 second + (l & 0xFFF)
             };

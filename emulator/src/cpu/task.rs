@@ -99,26 +99,26 @@ impl Cpu {
             eflags &= !flags::NT;
         }
         if old32 {
-            self.sv_write(bus, old_base + 0x20, 4, return_eip)?;
-            self.sv_write(bus, old_base + 0x24, 4, eflags)?;
+            self.sv_write(bus, old_base.wrapping_add(0x20), 4, return_eip)?;
+            self.sv_write(bus, old_base.wrapping_add(0x24), 4, eflags)?;
             for r in 0..8 {
                 let v = self.regs[r];
-                self.sv_write(bus, old_base + 0x28 + 4 * r as u32, 4, v)?;
+                self.sv_write(bus, old_base.wrapping_add(0x28 + 4 * r as u32), 4, v)?;
             }
             for s in 0..6 {
                 let v = self.segs[s].selector as u32;
-                self.sv_write(bus, old_base + 0x48 + 4 * s as u32, 2, v)?;
+                self.sv_write(bus, old_base.wrapping_add(0x48 + 4 * s as u32), 2, v)?;
             }
         } else {
-            self.sv_write(bus, old_base + 0x0E, 2, return_eip & 0xFFFF)?;
-            self.sv_write(bus, old_base + 0x10, 2, eflags & 0xFFFF)?;
+            self.sv_write(bus, old_base.wrapping_add(0x0E), 2, return_eip & 0xFFFF)?;
+            self.sv_write(bus, old_base.wrapping_add(0x10), 2, eflags & 0xFFFF)?;
             for r in 0..8 {
                 let v = self.regs[r] & 0xFFFF;
-                self.sv_write(bus, old_base + 0x12 + 2 * r as u32, 2, v)?;
+                self.sv_write(bus, old_base.wrapping_add(0x12 + 2 * r as u32), 2, v)?;
             }
             for s in 0..4 {
                 let v = self.segs[s].selector as u32;
-                self.sv_write(bus, old_base + 0x22 + 2 * s as u32, 2, v)?;
+                self.sv_write(bus, old_base.wrapping_add(0x22 + 2 * s as u32), 2, v)?;
             }
         }
         if matches!(reason, SwitchReason::Jump | SwitchReason::Iret) {
@@ -128,32 +128,32 @@ impl Cpu {
         // Read the incoming task's state.
         let base = desc.base;
         let (eip, mut new_flags, regs, sels, ldt, cr3) = if new32 {
-            let eip = self.sv_read(bus, base + 0x20, 4)?;
-            let fl = self.sv_read(bus, base + 0x24, 4)?;
+            let eip = self.sv_read(bus, base.wrapping_add(0x20), 4)?;
+            let fl = self.sv_read(bus, base.wrapping_add(0x24), 4)?;
             let mut regs = [0u32; 8];
             for (r, slot) in regs.iter_mut().enumerate() {
-                *slot = self.sv_read(bus, base + 0x28 + 4 * r as u32, 4)?;
+                *slot = self.sv_read(bus, base.wrapping_add(0x28 + 4 * r as u32), 4)?;
             }
             let mut sels = [0u16; 6];
             for (s, slot) in sels.iter_mut().enumerate() {
-                *slot = self.sv_read(bus, base + 0x48 + 4 * s as u32, 2)? as u16;
+                *slot = self.sv_read(bus, base.wrapping_add(0x48 + 4 * s as u32), 2)? as u16;
             }
-            let ldt = self.sv_read(bus, base + 0x60, 2)? as u16;
-            let cr3 = self.sv_read(bus, base + 0x1C, 4)?;
+            let ldt = self.sv_read(bus, base.wrapping_add(0x60), 2)? as u16;
+            let cr3 = self.sv_read(bus, base.wrapping_add(0x1C), 4)?;
             (eip, fl, regs, sels, ldt, Some(cr3))
         } else {
-            let eip = self.sv_read(bus, base + 0x0E, 2)?;
-            let fl = self.sv_read(bus, base + 0x10, 2)?;
+            let eip = self.sv_read(bus, base.wrapping_add(0x0E), 2)?;
+            let fl = self.sv_read(bus, base.wrapping_add(0x10), 2)?;
             let mut regs = [0u32; 8];
             for (r, slot) in regs.iter_mut().enumerate() {
                 *slot = (self.regs[r] & 0xFFFF_0000)
-                    | self.sv_read(bus, base + 0x12 + 2 * r as u32, 2)?;
+                    | self.sv_read(bus, base.wrapping_add(0x12 + 2 * r as u32), 2)?;
             }
             let mut sels = [0u16; 6];
             for (s, slot) in sels.iter_mut().take(4).enumerate() {
-                *slot = self.sv_read(bus, base + 0x22 + 2 * s as u32, 2)? as u16;
+                *slot = self.sv_read(bus, base.wrapping_add(0x22 + 2 * s as u32), 2)? as u16;
             }
-            let ldt = self.sv_read(bus, base + 0x2A, 2)? as u16;
+            let ldt = self.sv_read(bus, base.wrapping_add(0x2A), 2)? as u16;
             (eip, fl, regs, sels, ldt, None)
         };
         if matches!(reason, SwitchReason::Call | SwitchReason::Interrupt) {
