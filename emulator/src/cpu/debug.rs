@@ -35,6 +35,8 @@ pub struct DebugRegs {
     pub data_armed: bool,
     /// Any enabled I/O breakpoint (R/W = 10; effective with CR4.DE).
     pub io_armed: bool,
+    /// Any of the three: one load for the run loop's fast-path test.
+    pub any_armed: bool,
     /// Data breakpoints hit by the current instruction (DR6 B0-B3 bits).
     pub pending: u32,
 }
@@ -48,6 +50,7 @@ impl Default for DebugRegs {
             exec_armed: false,
             data_armed: false,
             io_armed: false,
+            any_armed: false,
             pending: 0,
         }
     }
@@ -79,6 +82,7 @@ impl DebugRegs {
         self.exec_armed = (0..4).any(|i| self.enabled(i) && self.rw(i) == 0);
         self.data_armed = (0..4).any(|i| self.enabled(i) && self.rw(i) & 1 == 1);
         self.io_armed = (0..4).any(|i| self.enabled(i) && self.rw(i) == 2);
+        self.any_armed = self.exec_armed || self.data_armed || self.io_armed;
     }
 
     /// Record I/O breakpoints a port access of `len` bytes hits (CR4.DE;
@@ -130,6 +134,6 @@ impl Cpu {
     /// (breakpoints armed).
     #[inline(always)]
     pub fn debug_armed(&self) -> bool {
-        self.debug.exec_armed || self.debug.data_armed || self.debug.io_armed
+        self.debug.any_armed
     }
 }

@@ -960,8 +960,11 @@ impl Cpu {
     /// Fetch, decode (through the cache) and execute one instruction.
     #[inline]
     fn execute_one(&mut self, bus: &mut dyn Bus) -> Result<()> {
-        let instr: Instr = self.fetch_decoded(bus)?;
-        self.eip = self.eip.wrapping_add(instr.len as u32) & self.ip_mask();
+        // The code size is read once per instruction.
+        let code32 = self.code32();
+        let ip_mask = if code32 { u32::MAX } else { 0xFFFF };
+        let instr: Instr = self.fetch_decoded(bus, code32, ip_mask)?;
+        self.eip = self.eip.wrapping_add(instr.len as u32) & ip_mask;
         self.cycles += 1;
         (instr.exec)(self, bus, &instr)
     }
@@ -1025,20 +1028,18 @@ impl Cpu {
     /// The decoded instruction at CS:EIP: a decode-cache hit is a few
     /// compares; translation under paging and decoding are out of line.
     #[inline(always)]
-    fn fetch_decoded(&mut self, bus: &mut dyn Bus) -> Result<Instr> {
+    fn fetch_decoded(&mut self, bus: &mut dyn Bus, code32: bool, ip_mask: u32) -> Result<Instr> {
         let lin = self.segs[seg::CS].base.wrapping_add(self.eip);
         let phys = if self.paging() {
             self.translate_fetch(bus, lin)?
         } else {
             lin
         } & self.addr_mask;
-        let mode = self.decode_mode();
+        let mode = code32 as u8;
         if let Some(i) = self.cache.lookup(phys, mode, &self.mem) {
             // The record was decoded through some CS; this CS must also
             // reach its last byte without wrapping or passing the limit.
-            if self.eip.wrapping_add(i.len as u32 - 1)
-                <= (self.segs[seg::CS].limit & self.ip_mask())
-            {
+            if self.eip.wrapping_add(i.len as u32 - 1) <= (self.segs[seg::CS].limit & ip_mask) {
                 return Ok(i);
             }
         }
@@ -1059,12 +1060,6 @@ impl Cpu {
             self.cache.insert(phys, mode, generation, instr);
         }
         Ok(instr)
-    }
-
-    /// The decoding context a cached record is valid for.
-    #[inline(always)]
-    fn decode_mode(&self) -> u8 {
-        self.code32() as u8
     }
 
     /// Port input through the bus.
