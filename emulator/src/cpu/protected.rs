@@ -149,6 +149,28 @@ impl Cpu {
     }
 
     /// Read and check the code segment a gate points to.
+    /// The checks JMP and CALL share on a call gate (SDM Vol. 3A §5.8.4):
+    /// gate DPL against CPL and RPL, gate present, then the target code
+    /// segment. Returns the target selector and its descriptor.
+    fn through_call_gate(
+        &mut self,
+        bus: &mut dyn Bus,
+        selector: u16,
+        gate: &Descriptor,
+        code: u32,
+    ) -> Result<(u16, Descriptor)> {
+        let rpl = (selector & 3) as u8;
+        if gate.dpl() < self.cpl || gate.dpl() < rpl {
+            return Err(Fault::gp(code));
+        }
+        if !gate.present() {
+            return Err(Fault::with_code(vector::NP, code));
+        }
+        let target = gate.gate_selector();
+        let cd = self.gate_target(bus, target, false)?;
+        Ok((target, cd))
+    }
+
     fn gate_target(&mut self, bus: &mut dyn Bus, selector: u16, ext: bool) -> Result<Descriptor> {
         if selector & 0xFFFC == 0 {
             return Err(Fault::gp(ext as u32));
@@ -250,15 +272,7 @@ impl Cpu {
         }
         match d.system_type() {
             st::CALL_GATE16 | st::CALL_GATE32 if !d.is_segment() => {
-                let rpl = (selector & 3) as u8;
-                if d.dpl() < self.cpl || d.dpl() < rpl {
-                    return Err(Fault::gp(code));
-                }
-                if !d.present() {
-                    return Err(Fault::with_code(vector::NP, code));
-                }
-                let target = d.gate_selector();
-                let cd = self.gate_target(bus, target, false)?;
+                let (target, cd) = self.through_call_gate(bus, selector, &d, code)?;
                 // JMP through a gate never changes privilege.
                 if !cd.conforming() && cd.dpl() != self.cpl {
                     return Err(Fault::gp(sel_code(target, false)));
@@ -361,15 +375,7 @@ impl Cpu {
             let eip = self.eip;
             return self.task_switch(bus, target.0, target.1, SwitchReason::Call, eip, None);
         }
-        let rpl = (selector & 3) as u8;
-        if d.dpl() < self.cpl || d.dpl() < rpl {
-            return Err(Fault::gp(code));
-        }
-        if !d.present() {
-            return Err(Fault::with_code(vector::NP, code));
-        }
-        let target = d.gate_selector();
-        let cd = self.gate_target(bus, target, false)?;
+        let (target, cd) = self.through_call_gate(bus, selector, &d, code)?;
         let wide = d.gate32();
         let off = d.gate_offset();
         if off > cd.limit {
