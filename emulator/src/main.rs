@@ -252,7 +252,14 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         eprintln!("oxbox: flushing disks: {e}");
     }
     match exit {
-        RunExit::Halted | RunExit::Budget | RunExit::Deadline => Ok(ExitCode::SUCCESS),
+        RunExit::Budget => {
+            eprintln!(
+                "oxbox: instruction budget reached at {}",
+                where_the_cpu_is(&machine)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        RunExit::Halted | RunExit::Deadline => Ok(ExitCode::SUCCESS),
         RunExit::Stopped if interrupted && machine.bus.exit_status.is_none() => {
             eprintln!("oxbox: interrupted; disks flushed");
             Ok(ExitCode::from(130))
@@ -263,14 +270,22 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             Ok(ExitCode::from(status.clamp(0, 255) as u8))
         }
         RunExit::Shutdown => {
-            let cpu = &machine.cpu;
             eprintln!(
-                "oxbox: the guest triple-faulted (CPU shutdown) at {:04X}:{:08X} after {} instructions",
-                cpu.segs[oxbox::cpu::seg::CS].selector,
-                cpu.eip,
-                cpu.instructions
+                "oxbox: the guest triple-faulted (CPU shutdown) at {}",
+                where_the_cpu_is(&machine)
             );
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// "CS:EIP after N instructions", for the messages that end a run.
+fn where_the_cpu_is(machine: &Machine) -> String {
+    let cpu = &machine.cpu;
+    format!(
+        "{:04X}:{:08X} after {} instructions",
+        cpu.segs[oxbox::cpu::seg::CS].selector,
+        cpu.eip,
+        cpu.instructions
+    )
 }

@@ -357,7 +357,10 @@ impl Cpu {
         seg.selector = selector;
         seg.base = (selector as u32) << 4;
         // Real mode keeps the limit of the cache (unreal mode); after reset
-        // it is 0xFFFF.
+        // it is 0xFFFF. It checks no segment types (SDM vol. 3 §20.1), so
+        // a register that held a code segment or a null selector is
+        // readable and writable again.
+        seg.rights = segment::rights::READ | segment::rights::WRITE;
     }
 
     /// Load a segment register by the rules of the current mode.

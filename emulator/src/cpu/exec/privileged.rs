@@ -9,7 +9,7 @@ use crate::cpu::decode::Instr;
 use crate::cpu::flags::ZF;
 use crate::cpu::msr;
 use crate::cpu::paging::{CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE};
-use crate::cpu::segment::{attr, system_type as st, Segment};
+use crate::cpu::segment::{attr, rights, system_type as st, Segment};
 use crate::cpu::{reg, seg, Cpu, CpuModel, Fault, Result, Width, W16, W32};
 use oxbox_devices::Bus;
 
@@ -154,8 +154,16 @@ impl Cpu {
             self.flush_tlb(false);
         }
         if changed & 1 != 0 && v & 1 == 0 {
-            // Back to real mode: CPL 0.
+            // Back to real mode: CPL 0. Real mode checks limits but no
+            // segment types, so writes through CS (or a register still
+            // caching a read-only or null descriptor) are allowed until
+            // the register is reloaded (real-address mode has no protection
+            // beyond the limit, SDM vol. 3 §20.1); syslinux and
+            // SeaBIOS write through CS right after leaving protected mode.
             self.cpl = 0;
+            for s in self.segs.iter_mut() {
+                s.rights = rights::READ | rights::WRITE;
+            }
         }
         Ok(())
     }
