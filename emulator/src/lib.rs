@@ -5,5 +5,6 @@
 //! and front ends.
 
 pub mod cpu;
+pub mod linux_boot;
 pub mod machine;
 pub mod memory;

@@ -13,6 +13,7 @@
 use std::io::Write;
 
 use crate::cpu::{Cpu, CpuModel, RunExit};
+use crate::linux_boot::{self, LinuxBootError, LinuxImages};
 use oxbox_devices::clock::earliest;
 use oxbox_devices::i8042::I8042;
 use oxbox_devices::ide::IdeController;
@@ -165,6 +166,9 @@ pub struct PcBus {
     pub vga: Vga,
     /// The VGA's option ROM (its PCI expansion ROM), if one was given.
     vga_rom: Vec<u8>,
+    /// ISA option ROMs at fixed addresses in C8000h-DFFFFh (base, image),
+    /// found by the BIOS's option-ROM scan.
+    option_roms: Vec<(u32, Vec<u8>)>,
     /// System control port A (0x92).
     port92: u8,
     /// The guest asked for a CPU reset (8042 pulse, port 0x92, 0xCF9).
@@ -360,6 +364,19 @@ impl PcBus {
             .add_function(VGA_FUNCTION, vga_config(self.vga_rom.len()));
     }
 
+    /// Map an ISA option ROM at `base` (replacing one already there).
+    pub fn set_option_rom(&mut self, base: u32, image: Vec<u8>) {
+        self.option_roms.retain(|(b, _)| *b != base);
+        self.option_roms.push((base, image));
+    }
+
+    fn option_rom_byte(&self, addr: u32) -> Option<u8> {
+        self.option_roms.iter().find_map(|(base, image)| {
+            let off = addr.wrapping_sub(*base) as usize;
+            image.get(off).copied()
+        })
+    }
+
     fn is_vga_memory(&self, addr: u32) -> bool {
         self.vga
             .mmio_ranges()
@@ -549,6 +566,7 @@ impl Bus for PcBus {
             let a = addr.wrapping_add(i);
             let b = self
                 .rom_byte(a)
+                .or_else(|| self.option_rom_byte(a))
                 .or_else(|| self.vga_rom_byte(a))
                 .unwrap_or(0xFF);
             v |= (b as u32) << (8 * i);
@@ -580,6 +598,12 @@ impl oxbox_devices::ide::DmaMemory for RamDma<'_> {
 }
 
 /// A PC and its run loop.
+/// The direct-boot option ROM (source bios/linuxboot.asm) and where it is
+/// mapped: in the ISA option-ROM area the BIOS scans, clear of a VGA BIOS
+/// at C0000h.
+const LINUX_ROM: &[u8] = include_bytes!("../../roms/linuxboot.bin");
+pub const LINUX_ROM_BASE: u32 = 0xD_8000;
+
 pub struct Machine {
     pub cpu: Cpu,
     pub bus: PcBus,
@@ -592,6 +616,9 @@ pub struct Machine {
     /// Set from outside (a Ctrl-C handler) to end the run at the next
     /// batch boundary, so the caller can flush the disks.
     pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// A kernel to boot directly (--kernel), loaded again at every reset
+    /// as the firmware and the kernel itself overwrite its memory.
+    linux: Option<LinuxImages>,
 }
 
 impl Machine {
@@ -657,6 +684,7 @@ impl Machine {
             reset_on_triple_fault: true,
             triple_faults: 0,
             interrupt: Default::default(),
+            linux: None,
             cpu,
             bus: PcBus {
                 platform,
@@ -677,6 +705,7 @@ impl Machine {
                     lfb_base: LFB_DEFAULT,
                 }),
                 vga_rom: Vec::new(),
+                option_roms: Vec::new(),
                 port92: 0,
                 reset_requested: false,
                 hard_reset: false,
@@ -690,6 +719,31 @@ impl Machine {
                 print_post: false,
             },
         })
+    }
+
+    /// Boot `images` directly: the kernel, initrd and command line go into
+    /// RAM now (and again at every reset), and the direct-boot option ROM
+    /// (bios/linuxboot.asm) at [`LINUX_ROM_BASE`] makes the BIOS's INT 19h
+    /// enter the kernel's setup code.
+    pub fn boot_linux(&mut self, images: LinuxImages) -> Result<(), LinuxBootError> {
+        let placement = images.load(self.cpu.mem_mut())?;
+        self.bus.set_option_rom(
+            LINUX_ROM_BASE,
+            linux_boot::option_rom(LINUX_ROM, &placement),
+        );
+        self.linux = Some(images);
+        Ok(())
+    }
+
+    /// The CPU reset of a reboot or a triple fault: a kernel booted
+    /// directly is loaded again (the firmware's POST and the running
+    /// kernel have overwritten it), as QEMU does.
+    fn reset_cpu(&mut self) {
+        self.cpu.reset();
+        if let Some(images) = &self.linux {
+            // It fitted before; the RAM has not shrunk.
+            let _ = images.load(self.cpu.mem_mut());
+        }
     }
 
     /// Guest time now: the CPU's cycle counter at the CPU clock.
@@ -745,7 +799,7 @@ impl Machine {
                         let (read, write) = legacy_window(&self.bus.pci);
                         self.cpu.mem_mut().set_pam(read, write);
                     }
-                    self.cpu.reset();
+                    self.reset_cpu();
                 }
                 RunExit::Halted => {
                     // Idle until the next device event, if one can wake us
@@ -769,7 +823,7 @@ impl Machine {
                         break RunExit::Shutdown;
                     }
                     tracing::debug!("triple fault: resetting the machine");
-                    self.cpu.reset();
+                    self.reset_cpu();
                 }
                 other => break other,
             }

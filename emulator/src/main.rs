@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use oxbox::cpu::{CpuModel, RunExit};
+use oxbox::linux_boot::LinuxImages;
 use oxbox::machine::Machine;
 use oxbox_devices::uart16550::{FileBackend, StdioBackend, TcpBackend};
 
@@ -55,6 +56,19 @@ struct Args {
     /// CD-ROM image (ISO) on the secondary master.
     #[arg(long, value_name = "FILE")]
     cdrom: Option<PathBuf>,
+
+    /// Boot this Linux kernel (bzImage) directly, through its own real-mode
+    /// setup code on the BIOS (QEMU's -kernel).
+    #[arg(long, value_name = "FILE")]
+    kernel: Option<PathBuf>,
+
+    /// Initial RAM disk for --kernel.
+    #[arg(long, value_name = "FILE", requires = "kernel")]
+    initrd: Option<PathBuf>,
+
+    /// Kernel command line for --kernel.
+    #[arg(long, value_name = "CMDLINE", requires = "kernel", default_value = "")]
+    append: String,
 
     /// Write disk changes to a temporary overlay, leaving the images
     /// untouched (as QEMU's -snapshot).
@@ -218,6 +232,23 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     })?;
     machine.reset_on_triple_fault = !args.no_reboot;
     attach_disks(&mut machine, args)?;
+    if let Some(kernel) = &args.kernel {
+        let read = |p: &PathBuf, what: &str| {
+            std::fs::read(p).map_err(|e| format!("cannot read {what} {}: {e}", p.display()))
+        };
+        let images = LinuxImages {
+            kernel: read(kernel, "kernel")?,
+            initrd: args
+                .initrd
+                .as_ref()
+                .map(|p| read(p, "initrd"))
+                .transpose()?,
+            cmdline: args.append.clone(),
+        };
+        machine
+            .boot_linux(images)
+            .map_err(|e| format!("{}: {e}", kernel.display()))?;
+    }
     if let Some(p) = &args.vga_bios {
         let rom =
             std::fs::read(p).map_err(|e| format!("cannot read VGA BIOS {}: {e}", p.display()))?;

@@ -163,6 +163,28 @@ impl Memory {
         }
     }
 
+    /// Copy `len` bytes from `src` to `dst` as a forward element-by-element
+    /// copy would when `dst` is not inside `(src, src + len)`; both ranges
+    /// lie in RAM (callers check [`Memory::readable`]/[`Memory::writable`]).
+    pub fn copy_within(&mut self, src: u32, dst: u32, len: u32) {
+        let (s, d, n) = (src as usize, dst as usize, len as usize);
+        self.ram.copy_within(s..s + n, d);
+        self.note_write(dst, len);
+    }
+
+    /// Fill `count` elements of `width` (1, 2 or 4) bytes at `dst` with the
+    /// low bytes of `value`; the range lies in RAM.
+    pub fn fill(&mut self, dst: u32, width: u32, count: u32, value: u32) {
+        let bytes = value.to_le_bytes();
+        let element = &bytes[..width as usize];
+        let start = dst as usize;
+        let end = start + (width * count) as usize;
+        for chunk in self.ram[start..end].chunks_exact_mut(width as usize) {
+            chunk.copy_from_slice(element);
+        }
+        self.note_write(dst, width * count);
+    }
+
     /// Fill all of RAM with zeros (a cold reset).
     pub fn clear(&mut self) {
         self.ram.fill(0);

@@ -1399,3 +1399,24 @@ fn the_286_rejects_the_other_386_prefixes_and_opcodes() {
         assert_eq!(interrupt_frame(&cpu).0, CODE_IP, "{code:02X?}");
     }
 }
+
+#[test]
+fn the_microcode_signature_msr_reads_zero_after_the_documented_sequence() {
+    // Linux's early_init_intel: WRMSR 8Bh with 0, CPUID(1), RDMSR 8Bh; the
+    // high half is the loaded microcode revision (none: 0). SDM vol. 4
+    // table 2-3, IA32_BIOS_SIGN_ID. An MSR the CPU lacks would raise #GP.
+    let code = [
+        0x66, 0xB9, 0x8B, 0x00, 0x00, 0x00, // mov ecx, 0x8B
+        0x66, 0x31, 0xC0, // xor eax, eax
+        0x66, 0x31, 0xD2, // xor edx, edx
+        0x0F, 0x30, // wrmsr
+        0x66, 0xB8, 0x01, 0x00, 0x00, 0x00, // mov eax, 1
+        0x0F, 0xA2, // cpuid
+        0x66, 0xB9, 0x8B, 0x00, 0x00, 0x00, // mov ecx, 0x8B
+        0x66, 0xBA, 0xFF, 0xFF, 0xFF, 0xFF, // mov edx, -1
+        0x0F, 0x32, // rdmsr
+    ];
+    let mut cpu = common::setup(CpuModel::PentiumPro, &code);
+    run(&mut cpu, 9);
+    assert_eq!(cpu.regs[reg::DX], 0);
+}

@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 
 pub const TSC: u32 = 0x10;
 pub const APIC_BASE: u32 = 0x1B;
+/// BIOS_SIGN_ID: the microcode update signature (P6 and later; SDM vol. 4
+/// table 2-3). Software writes 0, executes CPUID and reads the loaded
+/// update's revision from the high half; oxbox has none, so it reads 0.
+pub const BIOS_SIGN_ID: u32 = 0x8B;
 pub const MTRR_CAP: u32 = 0xFE;
 pub const SYSENTER_CS: u32 = 0x174;
 pub const SYSENTER_ESP: u32 = 0x175;
@@ -19,7 +23,7 @@ pub const EFER: u32 = 0xC000_0080;
 pub fn exists(index: u32) -> bool {
     matches!(
         index,
-        TSC | APIC_BASE | MTRR_CAP | SYSENTER_CS | SYSENTER_ESP | SYSENTER_EIP | PAT | MTRR_DEF_TYPE | EFER
+        TSC | APIC_BASE | BIOS_SIGN_ID | MTRR_CAP | SYSENTER_CS | SYSENTER_ESP | SYSENTER_EIP | PAT | MTRR_DEF_TYPE | EFER
             | 0x200..=0x20F // variable-range MTRR base/mask pairs
             | 0x250 | 0x258 | 0x259 | 0x268..=0x26F // fixed-range MTRRs
     )
@@ -60,7 +64,7 @@ impl Msrs {
 
     pub fn write(&mut self, index: u32, value: u64) {
         match index {
-            MTRR_CAP => {}
+            MTRR_CAP | BIOS_SIGN_ID => {}
             // Only NXE is implemented in EFER.
             EFER => {
                 self.values.insert(index, value & (1 << 11));

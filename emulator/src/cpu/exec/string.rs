@@ -9,6 +9,8 @@ use std::cell::Cell;
 
 use crate::cpu::decode::{pfx, Instr};
 use crate::cpu::flags::{DF, ZF};
+use crate::cpu::paging::Access;
+use crate::cpu::segment::rights;
 use crate::cpu::{reg, seg, Cpu, Result, Width, W16};
 use oxbox_devices::Bus;
 
@@ -103,6 +105,137 @@ fn repeat(
     }
 }
 
+/// CR0.AM: alignment checks may apply at CPL 3.
+const CR0_AM: u32 = 1 << 18;
+
+/// The fast path of forward REP MOVS and REP STOS between RAM pages: runs
+/// as many iterations as it can as block copies (or fills), then leaves the
+/// rest to the element-by-element loop of [`repeat`]. A block never
+/// crosses a page, the segment's limit or the 16-bit address wrap on either
+/// side, touches only RAM, and is not used while data breakpoints or
+/// alignment checks are armed, so it cannot fault part-way and leaves the
+/// same memory and registers as the iterations it replaces. No interrupt
+/// can become pending during an instruction (devices advance between
+/// instructions), so checking once per block is the loop's own
+/// between-iterations check. `source` is MOVS's source segment (None for
+/// STOS).
+fn block_transfer<W: Width>(
+    cpu: &mut Cpu,
+    bus: &mut dyn Bus,
+    i: &Instr,
+    source: Option<usize>,
+) -> Result<()> {
+    if i.pfx & (pfx::REP | pfx::REPNE) == 0
+        || cpu.flag(DF)
+        || cpu.debug.data_armed
+        || (cpu.cpl == 3 && cpu.cr0 & CR0_AM != 0)
+    {
+        return Ok(());
+    }
+    loop {
+        let count = idx(cpu, i, reg::CX);
+        if count < 2 || interrupt_waiting(cpu, bus) {
+            return Ok(());
+        }
+        let Some((dst_lin, dst_room)) = block_room::<W>(cpu, i, seg::ES, reg::DI, rights::WRITE)
+        else {
+            return Ok(());
+        };
+        let mut n = count.min(dst_room);
+        let src_lin = match source {
+            Some(s) => {
+                let Some((lin, room)) = block_room::<W>(cpu, i, s, reg::SI, rights::READ) else {
+                    return Ok(());
+                };
+                n = n.min(room);
+                Some(lin)
+            }
+            None => None,
+        };
+        if n < 2 {
+            return Ok(());
+        }
+        let bytes = n * W::BYTES;
+        // Translated in the order the first iteration accesses them, so a
+        // page fault is the one that iteration would raise.
+        let src = match src_lin {
+            Some(lin) => match block_phys(cpu, bus, lin, bytes, Access::Read)? {
+                Some(p) => Some(p),
+                None => return Ok(()),
+            },
+            None => None,
+        };
+        let Some(dst) = block_phys(cpu, bus, dst_lin, bytes, Access::Write)? else {
+            return Ok(());
+        };
+        match src {
+            Some(src) => {
+                // A destination just above the source would re-read
+                // elements already written (a repeating pattern): copy only
+                // the part that does not overlap.
+                if dst > src && dst - src < n * W::BYTES {
+                    n = (dst - src) / W::BYTES;
+                    if n < 2 {
+                        return Ok(());
+                    }
+                }
+                cpu.mem.copy_within(src, dst, n * W::BYTES);
+                advance(cpu, i, reg::SI, n * W::BYTES);
+            }
+            None => {
+                let v = cpu.reg::<W>(reg::AX);
+                cpu.mem.fill(dst, W::BYTES, n, v);
+            }
+        }
+        advance(cpu, i, reg::DI, n * W::BYTES);
+        set_idx(cpu, i, reg::CX, count - n);
+    }
+}
+
+/// The linear address of s:r and how many forward elements fit before the
+/// segment's limit, the 16-bit offset wrap or the end of the page; None
+/// when the segment forbids the access or the offset is outside it.
+fn block_room<W: Width>(cpu: &Cpu, i: &Instr, s: usize, r: usize, need: u8) -> Option<(u32, u32)> {
+    let off = idx(cpu, i, r);
+    let segment = &cpu.segs[s];
+    if off < segment.lo || off > segment.hi || segment.rights & need != need {
+        return None;
+    }
+    let mut room = segment.hi as u64 - off as u64 + 1;
+    if !i.addr32() {
+        room = room.min(0x1_0000 - off as u64);
+    }
+    let lin = segment.base.wrapping_add(off);
+    room = room.min(0x1000 - (lin & 0xFFF) as u64);
+    Some((lin, (room / W::BYTES as u64) as u32))
+}
+
+/// The physical address of a block of `bytes` at `lin` (inside one page)
+/// when the whole block is RAM the access may use directly.
+fn block_phys(
+    cpu: &mut Cpu,
+    bus: &mut dyn Bus,
+    lin: u32,
+    bytes: u32,
+    kind: Access,
+) -> Result<Option<u32>> {
+    let phys = if cpu.paging() {
+        cpu.translate(bus, lin, kind)?
+    } else {
+        lin
+    };
+    let start = phys & cpu.addr_mask;
+    let last = phys.wrapping_add(bytes - 1);
+    if last & cpu.addr_mask != start.wrapping_add(bytes - 1) {
+        return Ok(None);
+    }
+    let ram = match kind {
+        Access::Write => cpu.mem.writable(start, bytes),
+        _ => cpu.mem.readable(start, bytes),
+    };
+    Ok(ram.then_some(start))
+}
+
 /// Index-register bookkeeping for one string iteration. On most models the
 /// registers advance after every access of the iteration succeeded, so a
 /// faulting iteration restarts cleanly; the 286 advances each register as
@@ -164,6 +297,7 @@ impl Step {
 }
 
 pub fn movs<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    block_transfer::<W>(cpu, bus, i, Some(i.seg()))?;
     let st = Step::new::<W>(cpu);
     repeat(cpu, bus, i, &st, false, |cpu, bus| {
         st.counts(1);
@@ -200,6 +334,7 @@ pub fn cmps<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()>
 }
 
 pub fn stos<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
+    block_transfer::<W>(cpu, bus, i, None)?;
     let st = Step::new::<W>(cpu);
     repeat(cpu, bus, i, &st, false, |cpu, bus| {
         let v = cpu.reg::<W>(reg::AX);
