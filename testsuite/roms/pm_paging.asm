@@ -12,15 +12,6 @@ PS      equ 0x80
 A_BIT   equ 0x20
 D_BIT   equ 0x40
 
-%macro TO_RING3 1
-    push dword SEL_DATA3
-    push dword STACK3_TOP
-    push dword 0x00000002
-    push dword SEL_CODE3
-    push dword %1
-    iret
-%endmacro
-
 test_main:
     mov esi, s_hello
     call print

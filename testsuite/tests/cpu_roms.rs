@@ -3,42 +3,16 @@
 //! the P6 model. A program prints "ok NAME" or "FAIL NAME ..." per check and
 //! ends with "PASS" or "FAILED".
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use oxbox::cpu::{CpuModel, RunExit};
+use testsuite::nasm::assemble;
 use testsuite::rom::run_rom;
-
-fn roms_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("roms")
-}
-
-fn assemble(name: &str) -> Vec<u8> {
-    // Tests run in parallel: every assembly gets its own output file.
-    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let out = std::env::temp_dir().join(format!("oxbox-{name}-{}-{seq}.bin", std::process::id()));
-    let status = Command::new("nasm")
-        .current_dir(roms_dir())
-        .args(["-f", "bin", "-o"])
-        .arg(&out)
-        .arg(format!("{name}.asm"))
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("nasm is needed to build testsuite/roms/{name}.asm ({e}); Debian: apt-get install nasm")
-        });
-    assert!(status.success(), "nasm failed on testsuite/roms/{name}.asm");
-    let image = std::fs::read(&out).expect("assembled image");
-    let _ = std::fs::remove_file(&out);
-    image
-}
 
 fn run_program(name: &str) {
     run_program_on(name, &[CpuModel::I80386, CpuModel::PentiumPro]);
 }
 
 fn run_program_on(name: &str, models: &[CpuModel]) {
-    let image = assemble(name);
+    let image = assemble(name).expect("the test program assembles");
     for &model in models {
         let run = run_rom(
             &image,
