@@ -91,3 +91,8 @@ fn double_fault_rules_and_io_breakpoints() {
 fn conforming_code_runs_at_the_callers_privilege() {
     run_program("pm_conforming");
 }
+
+#[test]
+fn sixteen_bit_call_interrupt_and_trap_gates_with_stack_switch_faults() {
+    run_program("pm_gate16");
+}

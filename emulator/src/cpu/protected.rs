@@ -30,6 +30,18 @@ fn sel_code(selector: u16, ext: bool) -> u32 {
     (selector as u32 & 0xFFFC) | ext as u32
 }
 
+/// A fault while pushing onto the new stack of an inner-privilege switch:
+/// a limit violation there is #SS(new SS selector), not the #SS(0) of an
+/// ordinary push (SDM vol. 2, CALL "#SS(selector) ... when a stack switch
+/// occurs"; INT n "#SS(error_code(NewSS, 0, EXT))"). Page faults pass.
+fn on_new_stack(f: Fault, ss: u16, ext: bool) -> Fault {
+    if f.vector == vector::SS {
+        Fault::ss(sel_code(ss, ext))
+    } else {
+        f
+    }
+}
+
 impl Cpu {
     /// The linear address of a selector's descriptor, or #GP(selector) if it
     /// lies beyond its table's limit (or the LDT is null).
@@ -417,7 +429,7 @@ impl Cpu {
                 self.segs[seg::SS] = old_ss;
                 self.regs[reg::SP] = old_esp;
                 self.cpl = old_cpl;
-                return Err(f);
+                return Err(on_new_stack(f, ss, false));
             }
             self.mark_accessed(bus, ss, &ssd)?;
             self.set_cs(target, &cd, new_cpl);
@@ -711,10 +723,13 @@ impl Cpu {
             self.segs[seg::ES].selector,
         ];
         let mut flags_addr = 0;
+        // The stack the frame goes to: the TSS's (a switch) or the current.
+        let mut switched_ss = None;
         let result = (|| -> Result<()> {
             if new_cpl < old_cpl {
                 let (ss, esp) = self.tss_stack(bus, new_cpl, ext)?;
                 let ssd = self.check_inner_stack(bus, ss, new_cpl, ext)?;
+                switched_ss = Some(ss);
                 self.segs[seg::SS] = Segment::from_descriptor(ss, &ssd);
                 self.regs[reg::SP] = esp;
                 self.cpl = new_cpl;
@@ -744,7 +759,14 @@ impl Cpu {
             self.segs[seg::SS] = old_ss;
             self.regs[reg::SP] = old_esp;
             self.cpl = old_cpl;
-            return Err(f);
+            // No room for the frame: #SS(NewSS) after a switch, else
+            // #SS(EXT) (SDM vol. 2, INT n, "INTER-" and
+            // "INTRA-PRIVILEGE-LEVEL-INTERRUPT").
+            return Err(match switched_ss {
+                Some(ss) => on_new_stack(f, ss, ext),
+                None if f.vector == vector::SS => Fault::ss(ext as u32),
+                None => f,
+            });
         }
         self.set_cs(target, &cd, new_cpl);
         self.eip = off;
