@@ -96,3 +96,8 @@ fn conforming_code_runs_at_the_callers_privilege() {
 fn sixteen_bit_call_interrupt_and_trap_gates_with_stack_switch_faults() {
     run_program("pm_gate16");
 }
+
+#[test]
+fn sixteen_bit_task_state_segments_links_busy_bits_and_layout() {
+    run_program("pm_tasks16");
+}
