@@ -5,6 +5,7 @@
 ; interrupt and trap gates (types 6 and 7) pushing 16-bit frames and error
 ; codes (SDM vol. 3 §6.12.1, figure 6-4).
 %include "harness.inc"
+%include "frame16.inc"
 
 SEL_R3_CODE16  equ 0x40         ; 16-bit code, base 0xF0000, DPL 3
 SEL_R3_STACK16 equ 0x48         ; 16-bit data, base 0x10000, DPL 3
@@ -188,19 +189,7 @@ r3_after_call:
 ; Ring 1 through the gate: record the frame, load ES with a DPL 1
 ; segment, return releasing the two parameter words.
 gate16_target:
-    mov bp, sp
-    mov ax, [bp]
-    mov [scratch], ax
-    mov ax, [bp + 2]
-    mov [scratch + 2], ax
-    mov ax, [bp + 4]
-    mov [scratch + 4], ax
-    mov ax, [bp + 6]
-    mov [scratch + 6], ax
-    mov ax, [bp + 8]
-    mov [scratch + 8], ax
-    mov ax, [bp + 10]
-    mov [scratch + 10], ax
+    FRAME_WORDS_TO_SCRATCH 6
     mov [scratch + 12], sp
     mov [scratch + 14], ss
     mov ax, cs

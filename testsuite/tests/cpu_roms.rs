@@ -101,3 +101,8 @@ fn sixteen_bit_call_interrupt_and_trap_gates_with_stack_switch_faults() {
 fn sixteen_bit_task_state_segments_links_busy_bits_and_layout() {
     run_program("pm_tasks16");
 }
+
+#[test]
+fn the_80286_protected_mode_gates_rings_and_no_386_instructions() {
+    run_program_on("pm_286", &[CpuModel::I80286]);
+}

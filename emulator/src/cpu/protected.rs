@@ -73,9 +73,27 @@ impl Cpu {
         ext: bool,
     ) -> Result<Descriptor> {
         let addr = self.descriptor_address(selector, ext)?;
+        self.read_descriptor_at(bus, addr)
+    }
+
+    /// The 8-byte descriptor or gate at linear address `addr`, as this
+    /// model sees it. The 80286 ignores the last word (reserved for the
+    /// 386: base 24-31, limit 16-19, G, D/B, the high gate offset) and knows
+    /// only the system types 1-7; the types with bit 3 set are the 386's
+    /// (SDM vol. 3 §3.5, table 3-2) and read as the reserved type 0.
+    fn read_descriptor_at(&mut self, bus: &mut dyn Bus, addr: u32) -> Result<Descriptor> {
         let lo = self.read_lin(bus, addr, 4, Access::SupervisorRead)? as u64;
         let hi = self.read_lin(bus, addr.wrapping_add(4), 4, Access::SupervisorRead)? as u64;
-        Ok(Descriptor::parse(lo | (hi << 32)))
+        let mut raw = lo | (hi << 32);
+        if self.model < CpuModel::I80386 {
+            const S: u64 = 1 << 44;
+            const TYPE_386: u64 = 1 << 43;
+            raw &= 0x0000_FFFF_FFFF_FFFF;
+            if raw & S == 0 && raw & TYPE_386 != 0 {
+                raw &= !(0xF << 40);
+            }
+        }
+        Ok(Descriptor::parse(raw))
     }
 
     /// Set the accessed bit of a code or data descriptor in memory (SDM vol.
@@ -656,9 +674,7 @@ impl Cpu {
             return Err(Fault::gp(idt_code));
         }
         let entry = self.idtr_base.wrapping_add(vector as u32 * 8);
-        let lo = self.read_lin(bus, entry, 4, Access::SupervisorRead)? as u64;
-        let hi = self.read_lin(bus, entry.wrapping_add(4), 4, Access::SupervisorRead)? as u64;
-        let gate = Descriptor::parse(lo | (hi << 32));
+        let gate = self.read_descriptor_at(bus, entry)?;
         let kind = gate.system_type();
         let valid = !gate.is_segment()
             && matches!(
@@ -822,8 +838,8 @@ impl Cpu {
             return Err(Fault::gp(code));
         }
         let d = self.read_descriptor(bus, selector)?;
-        let available = matches!(d.system_type(), st::TSS16_AVAILABLE)
-            || (self.model >= CpuModel::I80386 && d.system_type() == st::TSS32_AVAILABLE);
+        // (A 386 TSS reads as the reserved type 0 on the 286.)
+        let available = matches!(d.system_type(), st::TSS16_AVAILABLE | st::TSS32_AVAILABLE);
         if d.is_segment() || !available {
             return Err(Fault::gp(code));
         }
