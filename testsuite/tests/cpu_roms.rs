@@ -106,3 +106,8 @@ fn sixteen_bit_task_state_segments_links_busy_bits_and_layout() {
 fn the_80286_protected_mode_gates_rings_and_no_386_instructions() {
     run_program_on("pm_286", &[CpuModel::I80286]);
 }
+
+#[test]
+fn double_fault_table_with_paging_task_gates_and_the_tss_debug_trap() {
+    run_program("pm_double_fault");
+}

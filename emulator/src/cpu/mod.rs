@@ -836,6 +836,19 @@ impl Cpu {
                 shutdown: true,
             };
         }
+        if self.debug.task_trap {
+            // The trap of a task switch into a TSS with T set comes before
+            // external interrupts (SDM vol. 3 §6.9, table 6-2: traps on the
+            // previous instruction).
+            self.debug.task_trap = false;
+            self.debug.dr6 |= debug::dr6::BT;
+            let ip = self.eip;
+            if let Err(f) = self.interrupt(bus, vector::DB, protected::Source::Exception, None, ip)
+            {
+                self.deliver_fault(bus, f, ip);
+            }
+            return self.step_result();
+        }
         if !self.inhibit_interrupts && self.interrupts_enabled() && bus.interrupt_pending() {
             let vector = bus.acknowledge_interrupt();
             self.halted = false;
