@@ -70,14 +70,7 @@ test_main:
     call print
 
     ; Identity-map 0-4 MiB (user, writable) but for UNMAPPED.
-    mov edi, PT
-    mov eax, P | RW | US
-    mov ecx, 1024
-.fill:
-    mov [edi], eax
-    add eax, 0x1000
-    add edi, 4
-    loop .fill
+    IDENTITY_PAGE_TABLE PT
     mov dword [PT + (UNMAPPED >> 12) * 4], 0
     mov edi, PD
     mov ecx, 1024

@@ -17,14 +17,7 @@ test_main:
     call print
 
     ; Identity-map 0-4 MiB with user, writable 4 KiB pages.
-    mov edi, PT
-    mov eax, P | RW | US
-    mov ecx, 1024
-.fill:
-    mov [edi], eax
-    add eax, 0x1000
-    add edi, 4
-    loop .fill
+    IDENTITY_PAGE_TABLE PT
     mov dword [PT + 0x30 * 4], 0x30000 | P | US          ; read-only
     mov dword [PT + 0x31 * 4], 0x31000 | P | RW          ; supervisor only
     mov dword [PT + 0x32 * 4], 0                         ; not present
