@@ -26,14 +26,15 @@ TSS_SS1        equ TSS_BASE + 0x10
     IRET_TO SEL_R3_CODE16 | 3, CODE16_OFF(%1), SEL_R3_STACK16 | 3, R3_SP, %2
 %endmacro
 
-; CALL_GATE_WITH_SS1 selector, error vector, error code, "name": point the
-; TSS's ring-1 stack at `selector`, call the gate from ring 3, and expect
-; the stack switch to fail with that exception.
-%macro CALL_GATE_WITH_SS1 4
+; WITH_SS1 selector, ring-3 code, error vector, error code, "name": point
+; the TSS's ring-1 stack at `selector`, run the ring-3 code (which enters
+; ring 1 through a gate) and expect the stack switch to fail with that
+; exception.
+%macro WITH_SS1 5
     mov word [TSS_SS1], %1
     BEGIN_EXPECT
-    ENTER_R3_16 r3_call_gate
-    END_EXPECT %2, %3, %4
+    ENTER_R3_16 %2
+    END_EXPECT %3, %4, %5
 %endmacro
 
 test_main:
@@ -85,15 +86,15 @@ test_main:
     CHECK "RETF returned to CPL 3"
 
     ; --- The stack checks of the switch (vol. 2 CALL) -----------------
-    CALL_GATE_WITH_SS1 0, 10, 0, "null SS1 in the TSS: #TS(0)"
-    CALL_GATE_WITH_SS1 SEL_R1_STACK16, 10, SEL_R1_STACK16, "SS1 with RPL 0 for a ring-1 target: #TS(SS)"
-    CALL_GATE_WITH_SS1 SEL_DATA32 | 1, 10, SEL_DATA32, "SS1 naming a DPL 0 segment: #TS(SS)"
-    CALL_GATE_WITH_SS1 SEL_R1_CODE16 | 1, 10, SEL_R1_CODE16, "SS1 naming a code segment: #TS(SS)"
-    CALL_GATE_WITH_SS1 0x0FF8 | 1, 10, 0x0FF8, "SS1 beyond the GDT limit: #TS(SS)"
-    CALL_GATE_WITH_SS1 SEL_R1_ABSENT | 1, 12, SEL_R1_ABSENT, "SS1 not present: #SS(SS)"
+    WITH_SS1 0, r3_call_gate, 10, 0, "null SS1 in the TSS: #TS(0)"
+    WITH_SS1 SEL_R1_STACK16, r3_call_gate, 10, SEL_R1_STACK16, "SS1 with RPL 0 for a ring-1 target: #TS(SS)"
+    WITH_SS1 SEL_DATA32 | 1, r3_call_gate, 10, SEL_DATA32, "SS1 naming a DPL 0 segment: #TS(SS)"
+    WITH_SS1 SEL_R1_CODE16 | 1, r3_call_gate, 10, SEL_R1_CODE16, "SS1 naming a code segment: #TS(SS)"
+    WITH_SS1 0x0FF8 | 1, r3_call_gate, 10, 0x0FF8, "SS1 beyond the GDT limit: #TS(SS)"
+    WITH_SS1 SEL_R1_ABSENT | 1, r3_call_gate, 12, SEL_R1_ABSENT, "SS1 not present: #SS(SS)"
     ; ESP1 0x1000 with the limit at 0xFF9: the six-word frame (0xFF4-0xFFF)
     ; does not fit.
-    CALL_GATE_WITH_SS1 SEL_R1_SMALL | 1, 12, SEL_R1_SMALL, "no room on the ring-1 stack: #SS(SS)"
+    WITH_SS1 SEL_R1_SMALL | 1, r3_call_gate, 12, SEL_R1_SMALL, "no room on the ring-1 stack: #SS(SS)"
     ; The fault belongs to the CALL: nothing of the switch is kept.
     cmp dword [frame], CODE16_OFF(r3_call)
     CHECK "the fault points at the CALL"
@@ -103,7 +104,21 @@ test_main:
     CHECK "the fault frame holds the caller's SP"
     cmp word [frame + 16], SEL_R3_STACK16 | 3
     CHECK "the fault frame holds the caller's SS"
+    ; The same stack checks for INT n through a gate to ring 1 (vol. 2
+    ; INT n, "INTER-PRIVILEGE-LEVEL-INTERRUPT"; EXT is 0 for INT n).
+    SET_IDT_GATE 0x43, SEL_R1_CODE16, CODE16_OFF(r1_int_handler), 0xE6
+    WITH_SS1 0, r3_int43, 10, 0, "INT to ring 1, null SS1: #TS(0)"
+    WITH_SS1 SEL_DATA32 | 1, r3_int43, 10, SEL_DATA32, "INT to ring 1, SS1 naming a DPL 0 segment: #TS(SS)"
+    WITH_SS1 SEL_R1_ABSENT | 1, r3_int43, 12, SEL_R1_ABSENT, "INT to ring 1, SS1 not present: #SS(SS)"
+    WITH_SS1 SEL_R1_SMALL | 1, r3_int43, 12, SEL_R1_SMALL, "INT to ring 1, no room for the frame: #SS(SS)"
+    cmp word [frame + 12], R3_SP
+    CHECK "the failed INT left the ring-3 SP"
     mov word [TSS_SS1], SEL_R1_STACK16 | 1
+    BEGIN_EXPECT
+    ENTER_R3_16 r3_int43
+    END_EXPECT 0x30, NO_FAULT, "INT to ring 1 through a 16-bit gate with a good SS1"
+    cmp word [scratch + 12], R1_SP - 10
+    CHECK "five words on the ring-1 stack"
 
     ; --- 16-bit interrupt and trap gates -----------------------------
     ; Mask the PIC so that IF=1 at ring 3 lets nothing in.
@@ -197,6 +212,17 @@ gate16_target:
     mov ax, SEL_R1_STACK16 | 1
     mov es, ax
     retf 4
+
+r3_int43:
+    mov ax, SEL_DATA3
+    mov ds, ax
+    int 0x43
+    int 0x30
+
+; Ring 1, 16-bit: note SP, return to ring 3.
+r1_int_handler:
+    mov [scratch + 12], sp
+    iret
 
 r3_int41:
     mov ax, SEL_DATA3

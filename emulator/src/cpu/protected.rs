@@ -739,13 +739,16 @@ impl Cpu {
             self.segs[seg::ES].selector,
         ];
         let mut flags_addr = 0;
-        // The stack the frame goes to: the TSS's (a switch) or the current.
+        // Set once the frame is being pushed: the new SS after a stack
+        // switch, or None for the current stack.
+        let mut pushing = false;
         let mut switched_ss = None;
         let result = (|| -> Result<()> {
             if new_cpl < old_cpl {
                 let (ss, esp) = self.tss_stack(bus, new_cpl, ext)?;
                 let ssd = self.check_inner_stack(bus, ss, new_cpl, ext)?;
                 switched_ss = Some(ss);
+                pushing = true;
                 self.segs[seg::SS] = Segment::from_descriptor(ss, &ssd);
                 self.regs[reg::SP] = esp;
                 self.cpl = new_cpl;
@@ -757,6 +760,7 @@ impl Cpu {
                 self.push_width(bus, wide, old_ss.selector as u32)?;
                 self.push_width(bus, wide, old_esp)?;
             }
+            pushing = true;
             self.push_width(bus, wide, flags_image)?;
             flags_addr = self.segs[seg::SS]
                 .base
@@ -779,6 +783,7 @@ impl Cpu {
             // #SS(EXT) (SDM vol. 2, INT n, "INTER-" and
             // "INTRA-PRIVILEGE-LEVEL-INTERRUPT").
             return Err(match switched_ss {
+                _ if !pushing => f,
                 Some(ss) => on_new_stack(f, ss, ext),
                 None if f.vector == vector::SS => Fault::ss(ext as u32),
                 None => f,
