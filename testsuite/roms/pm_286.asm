@@ -15,6 +15,8 @@ SEL_GATE386  equ 0x48           ; type 0xC (a 386 call gate)
 SEL_TSS386   equ 0x50           ; type 9 (an available 386 TSS)
 SEL_ABSENT   equ 0x58           ; data, not present
 SEL_RO       equ 0x60           ; read-only data, never loaded
+SEL_TSS_B    equ 0x68           ; a second 286 TSS
+TSS_B        equ 0x3100
 
 ; EXPECT_UD "name", bytes...: the bytes are a 386 instruction; on the 286
 ; they raise #UD.
@@ -147,6 +149,43 @@ test_main:
     TO_RING3 r3_lmsw
     END_EXPECT 13, 0, "LMSW at CPL 3: #GP(0)"
 
+    ; --- A 286 task switch ------------------------------------------------
+    ; CALL to a 286 TSS and IRET back through its link; the switch sets
+    ; TS in the MSW (80286 PRM, "Task switch"; SDM vol. 3 §2.5 CR0.TS).
+    clts
+    mov di, TSS_B
+    mov cx, 0x2C / 2
+    xor ax, ax
+    rep stosw
+    mov word [TSS_B + 0x0E], OFF(task_b)    ; IP
+    mov word [TSS_B + 0x10], 0x0002         ; FLAGS
+    mov word [TSS_B + 0x1A], 0x8000         ; SP
+    mov word [TSS_B + 0x22], SEL_DATA       ; ES
+    mov word [TSS_B + 0x24], SEL_CODE       ; CS
+    mov word [TSS_B + 0x26], SEL_DATA       ; SS
+    mov word [TSS_B + 0x28], SEL_DATA       ; DS
+    SET_DESC286 SEL_TSS_B / 8, TSS_B, 0x2B, 0x81
+    mov bx, 0x7777
+    BEGIN_EXPECT
+    call SEL_TSS_B:0
+    END_EXPECT NO_FAULT, NO_FAULT, "CALL to a 286 TSS and IRET back"
+    cmp bx, 0x7777
+    CHECK "the caller's BX came back from its TSS"
+    cmp word [scratch], SEL_TSS_B
+    CHECK "TR named the new task inside it"
+    cmp word [scratch + 2], SEL_TSS
+    CHECK "the new TSS linked back to the caller"
+    mov ax, [scratch + 4]
+    and ax, 1 << 14
+    cmp ax, 1 << 14
+    CHECK "NT was set in the called task"
+    smsw ax
+    and ax, 8
+    cmp ax, 8
+    CHECK "the task switch set MSW.TS"
+    cmp byte [GDT_BASE + SEL_TSS_B + 5], 0x81
+    CHECK "IRET left the called TSS available"
+
     ; --- 386 instructions ---------------------------------------------------
     EXPECT_UD "MOV r32, CR0 (0F 20): #UD", 0x0F, 0x20, 0xC0
     EXPECT_UD "MOVZX (0F B6): #UD", 0x0F, 0xB6, 0xC0
@@ -171,6 +210,17 @@ r3_code:
     mov ax, cs
     mov [scratch + 20], ax
     int 0x30
+
+task_b:
+    str ax
+    mov [scratch], ax
+    mov ax, [TSS_B]
+    mov [scratch + 2], ax
+    pushf
+    pop ax
+    mov [scratch + 4], ax
+    mov bx, 0xDEAD
+    iret
 
 r3_lmsw:
     xor ax, ax
