@@ -14,6 +14,7 @@ SEL_R1_STACK16 equ 0x58         ; 16-bit data, base 0x20000, DPL 1
 SEL_GATE16     equ 0x60         ; 16-bit call gate, DPL 3, 2 words
 SEL_R1_ABSENT  equ 0x68         ; like SEL_R1_STACK16 but not present
 SEL_R1_SMALL   equ 0x70         ; like SEL_R1_STACK16, limit 0xFF9
+SEL_SHORT_TSS  equ 0x78         ; the harness TSS with limit 0x0B
 
 R3_SP          equ 0xFFF0       ; ring-3 SP at entry
 R1_SP          equ 0x1000       ; the TSS's ring-1 SP (ESP1)
@@ -114,6 +115,22 @@ test_main:
     cmp word [frame + 12], R3_SP
     CHECK "the failed INT left the ring-3 SP"
     mov word [TSS_SS1], SEL_R1_STACK16 | 1
+
+    ; A TSS too short to hold SS1:ESP1 (limit 0x0B covers only ESP0 and
+    ; SS0): #TS(current TSS) (vol. 2 CALL and INT n, "IF (TSSstackAddress
+    ; + 5) > current TSS limit"). LTR itself does not check the limit.
+    SET_DESC SEL_SHORT_TSS / 8, TSS_BASE, 0x0B, 0x89, 0x0
+    mov ax, SEL_SHORT_TSS
+    ltr ax
+    BEGIN_EXPECT
+    ENTER_R3_16 r3_call_gate
+    END_EXPECT 10, SEL_SHORT_TSS, "call gate to ring 1 with SS1 beyond the TSS limit: #TS(TSS)"
+    BEGIN_EXPECT
+    ENTER_R3_16 r3_int43
+    END_EXPECT 10, SEL_SHORT_TSS, "INT to ring 1 with SS1 beyond the TSS limit: #TS(TSS)"
+    and byte [GDT_BASE + SEL_TSS + 5], ~2       ; available again, for LTR
+    mov ax, SEL_TSS
+    ltr ax
     BEGIN_EXPECT
     ENTER_R3_16 r3_int43
     END_EXPECT 0x30, NO_FAULT, "INT to ring 1 through a 16-bit gate with a good SS1"

@@ -739,8 +739,8 @@ impl Cpu {
             self.segs[seg::ES].selector,
         ];
         let mut flags_addr = 0;
-        // Set once the frame is being pushed: the new SS after a stack
-        // switch, or None for the current stack.
+        // `pushing`: the stack checks passed and the frame is being pushed;
+        // `switched_ss`: the new stack's selector when there was a switch.
         let mut pushing = false;
         let mut switched_ss = None;
         let result = (|| -> Result<()> {
