@@ -4,7 +4,8 @@
 ; second contributory or a page fault; every other pair is handled
 ; serially, the second exception delivered as itself. Also #DF through a
 ; task gate when the handler's stack is not mapped, and the debug trap of
-; a TSS with T set arriving after a task-gate delivery (§17.3.1.5).
+; a TSS with T set arriving after a task-gate delivery of a #GP or a #PF
+; (§17.3.1.5).
 %include "harness.inc"
 
 PD        equ 0x10000
@@ -20,6 +21,9 @@ TSS_GP    equ 0x3200
 SEL_TSS_GP equ 0x48
 DF_STACK  equ 0x8000
 GP_STACK  equ 0x7800
+TSS_PF    equ 0x3300
+SEL_TSS_PF equ 0x50
+PF_STACK  equ 0x7400            ; above UNMAPPED (0x6000-0x6FFF)
 
 ; SET_PTE page, value: write the PTE of `page` (linear = physical) and
 ; flush the TLB by reloading CR3 (the 386 has no INVLPG).
@@ -184,7 +188,21 @@ test_main:
     str ax
     cmp ax, SEL_TSS_GP
     CHECK "the #GP task is current"
-    ; Everything after this runs in the #GP task: finish here.
+
+    ; The same for a page fault, from the #GP task: #PF, then #DB.
+    INIT_TSS32 TSS_PF, SEL_TSS_PF, pf_task, PF_STACK, 1
+    SET_IDT_GATE 14, SEL_TSS_PF, 0, 0x85
+    BEGIN_EXPECT
+    mov eax, [UNMAPPED]
+    END_EXPECT 1, NO_FAULT, "#PF through a task gate to a TSS with T set: then #DB"
+    cmp dword [frame], pf_task
+    CHECK "#DB is raised before the #PF task's first instruction"
+    cmp dword [PF_STACK - 4], 0
+    CHECK "the #PF error code (supervisor read, not present) is on its stack"
+    mov eax, cr2
+    cmp eax, UNMAPPED
+    CHECK "CR2 holds the faulting address"
+    ; Everything after this runs in the #PF task: finish here.
     jmp finish
 
 ; The double-fault task: record where the error code sits, pop it, point
@@ -211,6 +229,7 @@ df_task:
     iretd
 
 gp_task:
+pf_task:
     hlt                          ; never reached: #DB comes first
 
 r3_int3:
