@@ -15,6 +15,7 @@ SEL_GATE16     equ 0x60         ; 16-bit call gate, DPL 3, 2 words
 SEL_R1_ABSENT  equ 0x68         ; like SEL_R1_STACK16 but not present
 SEL_R1_SMALL   equ 0x70         ; like SEL_R1_STACK16, limit 0xFF9
 SEL_SHORT_TSS  equ 0x78         ; the harness TSS with limit 0x0B
+SEL_GATE16_R0  equ 0x80         ; 16-bit call gate, DPL 0, to ring-0 16-bit code
 
 R3_SP          equ 0xFFF0       ; ring-3 SP at entry
 R1_SP          equ 0x1000       ; the TSS's ring-1 SP (ESP1)
@@ -136,6 +137,24 @@ test_main:
     END_EXPECT 0x30, NO_FAULT, "INT to ring 1 through a 16-bit gate with a good SS1"
     cmp word [scratch + 12], R1_SP - 10
     CHECK "five words on the ring-1 stack"
+
+    ; --- A 16-bit call gate at the same privilege -----------------------
+    ; No stack switch: CS and IP are pushed as words on the current stack
+    ; (vol. 2 CALL, "SAME-PRIVILEGE", CallGateSize = 16).
+    SET_GATE SEL_GATE16_R0 / 8, SEL_CODE16, CODE16_OFF(gate16_same_level), 0x84, 0
+    BEGIN_EXPECT
+    jmp SEL_CODE16:CODE16_OFF(r0_call_gate)
+    END_EXPECT 0x30, NO_FAULT, "16-bit call gate at ring 0 and RETF back"
+    mov eax, [scratch + 16]
+    sub eax, [scratch]
+    cmp eax, 4
+    CHECK "same privilege: CS and IP pushed as two words"
+    cmp word [scratch + 4], CODE16_OFF(r0_call_gate.after)
+    CHECK "the pushed IP is the return address"
+    cmp word [scratch + 6], SEL_CODE16
+    CHECK "the pushed CS is the caller's"
+    cmp dword [scratch + 8], 0
+    CHECK "RETF returned with the stack balanced"
 
     ; --- 16-bit interrupt and trap gates -----------------------------
     ; Mask the PIC so that IF=1 at ring 3 lets nothing in.
@@ -305,6 +324,24 @@ r0_int42:
     o32 mov [scratch + 16], esp
     int 0x42
     int 0x30
+
+; Ring 0, 16-bit: a call through the DPL 0 16-bit gate.
+r0_call_gate:
+    o32 mov [scratch + 16], esp
+    call SEL_GATE16_R0:0
+.after:
+    o32 mov eax, [scratch + 16]
+    o32 sub eax, esp
+    o32 mov [scratch + 8], eax
+    int 0x30
+
+gate16_same_level:
+    o32 mov [scratch], esp
+    mov ax, [esp]
+    mov [scratch + 4], ax
+    mov ax, [esp + 2]
+    mov [scratch + 6], ax
+    retf
 
 bits 32
 gp16_resume:
