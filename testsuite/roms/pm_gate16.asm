@@ -138,6 +138,14 @@ test_main:
     cmp word [scratch + 12], R1_SP - 10
     CHECK "five words on the ring-1 stack"
 
+    ; An exception (#UD) instead of INT n: the error codes carry EXT (bit 0)
+    ; (SDM vol. 3 §6.13, "EXT").
+    SET_IDT_GATE 6, SEL_R1_CODE16, CODE16_OFF(r1_int_handler), 0x86
+    WITH_SS1 SEL_DATA32 | 1, r3_ud, 10, SEL_DATA32 | 1, "#UD to ring 1, SS1 naming a DPL 0 segment: #TS(SS|EXT)"
+    WITH_SS1 SEL_R1_SMALL | 1, r3_ud, 12, SEL_R1_SMALL | 1, "#UD to ring 1, no room for the frame: #SS(SS|EXT)"
+    call build_idt
+    mov word [TSS_SS1], SEL_R1_STACK16 | 1
+
     ; --- A 16-bit call gate at the same privilege -----------------------
     ; No stack switch: CS and IP are pushed as words on the current stack
     ; (vol. 2 CALL, "SAME-PRIVILEGE", CallGateSize = 16).
@@ -253,6 +261,10 @@ r3_int43:
     mov ax, SEL_DATA3
     mov ds, ax
     int 0x43
+    int 0x30
+
+r3_ud:
+    ud2
     int 0x30
 
 ; Ring 1, 16-bit: note SP, return to ring 3.
