@@ -259,6 +259,10 @@ impl Cpu {
         self.lazy_mask = 0;
         self.idtr_base = 0;
         self.idtr_limit = 0x3FF;
+        // GDTR: base 0, limit FFFFH (SDM vol. 3 §9.1.1, table 9-1), also
+        // after the reset that follows a triple fault.
+        self.gdtr_base = 0;
+        self.gdtr_limit = 0xFFFF;
         // CR0 / MSW after reset: the 286 reads its unused MSW bits as ones;
         // the 386 clears CR0 (ET reflects a 387, which oxbox does not have
         // yet); the 486 and later set CD, NW and ET (SDM vol. 3 §9.1.1).
