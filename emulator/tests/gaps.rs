@@ -692,3 +692,17 @@ fn smsw_reads_fff0_after_reset_on_the_286() {
     run(&mut cpu, 1);
     assert_eq!(cpu.regs[reg::AX], 0xFFF0);
 }
+
+#[test]
+fn a_reset_returns_the_gdtr_to_base_0_limit_ffff() {
+    // SDM vol. 3 §9.1.1, table 9-1: GDTR base 00000000H, limit FFFFH after
+    // power-up or reset (the PC resets the CPU after a triple fault, with
+    // whatever GDT the crashed program had loaded).
+    for model in [CpuModel::I80286, CpuModel::I80386, CpuModel::PentiumPro] {
+        let mut cpu = Cpu::new(model, 1 << 20);
+        cpu.gdtr_base = 0x1000;
+        cpu.gdtr_limit = 0xFF;
+        cpu.reset();
+        assert_eq!((cpu.gdtr_base, cpu.gdtr_limit), (0, 0xFFFF), "{model}");
+    }
+}

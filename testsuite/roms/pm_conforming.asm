@@ -7,15 +7,6 @@
 SEL_CONF    equ 0x48            ; DPL 0, conforming, readable code
 SEL_NONCONF equ SEL_CODE32      ; DPL 0, non-conforming
 
-%macro TO_RING3 1
-    push dword SEL_DATA3
-    push dword STACK3_TOP
-    push dword 0x00000002
-    push dword SEL_CODE3
-    push dword %1
-    iret
-%endmacro
-
 test_main:
     mov esi, s_hello
     call print

@@ -4,15 +4,6 @@
 ; §6.15 interrupt 17). Needs a 486 or later.
 %include "harness.inc"
 
-%macro TO_RING3 1
-    push dword SEL_DATA3
-    push dword STACK3_TOP
-    push dword 0x00040002                ; AC set
-    push dword SEL_CODE3
-    push dword %1
-    iret
-%endmacro
-
 test_main:
     mov esi, s_hello
     call print
@@ -99,10 +90,10 @@ after_step:
     mov eax, [0x601]
     END_EXPECT NO_FAULT, NO_FAULT, "misaligned access at CPL 0: no #AC"
     BEGIN_EXPECT
-    TO_RING3 r3_misaligned
+    TO_RING3 r3_misaligned, 0x00040002   ; AC set
     END_EXPECT 17, 0, "misaligned access at CPL 3 with AM and AC: #AC(0)"
     BEGIN_EXPECT
-    TO_RING3 r3_aligned
+    TO_RING3 r3_aligned, 0x00040002     ; AC set
     END_EXPECT 0x30, NO_FAULT, "aligned access at CPL 3: no #AC"
     jmp finish
 

@@ -12,28 +12,12 @@ PS      equ 0x80
 A_BIT   equ 0x20
 D_BIT   equ 0x40
 
-%macro TO_RING3 1
-    push dword SEL_DATA3
-    push dword STACK3_TOP
-    push dword 0x00000002
-    push dword SEL_CODE3
-    push dword %1
-    iret
-%endmacro
-
 test_main:
     mov esi, s_hello
     call print
 
     ; Identity-map 0-4 MiB with user, writable 4 KiB pages.
-    mov edi, PT
-    mov eax, P | RW | US
-    mov ecx, 1024
-.fill:
-    mov [edi], eax
-    add eax, 0x1000
-    add edi, 4
-    loop .fill
+    IDENTITY_PAGE_TABLE PT
     mov dword [PT + 0x30 * 4], 0x30000 | P | US          ; read-only
     mov dword [PT + 0x31 * 4], 0x31000 | P | RW          ; supervisor only
     mov dword [PT + 0x32 * 4], 0                         ; not present

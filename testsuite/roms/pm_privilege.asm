@@ -6,16 +6,6 @@
 
 CALL_GATE equ 0xA0
 
-; TO_RING3 label: IRET to ring-3 code at `label` with IOPL 0, IF 0.
-%macro TO_RING3 1
-    push dword SEL_DATA3
-    push dword STACK3_TOP
-    push dword 0x00000002
-    push dword SEL_CODE3
-    push dword %1
-    iret
-%endmacro
-
 test_main:
     mov esi, s_hello
     call print

@@ -1,6 +1,8 @@
 //! oxbox's conformance runners.
 //!
 //! * [`moo`] reads SingleStepTests MOO files;
+//! * [`nasm`] builds the test programs in `testsuite/roms/`;
+//! * [`rom`] runs a test ROM from the reset vector;
 //! * [`singlestep`] runs them against [`oxbox::cpu::Cpu`] and reports per
 //!   file, with a ratchet ([`singlestep::Baseline`]) for known failures.
 //!
@@ -16,5 +18,6 @@
 //! ```
 
 pub mod moo;
+pub mod nasm;
 pub mod rom;
 pub mod singlestep;

@@ -1,69 +1,51 @@
 //! Protected-mode test programs (testsuite/roms/*.asm): each is assembled
 //! with nasm at test time and run through the ROM runner on the 386 and
-//! the P6 model. A program prints "ok NAME" or "FAIL NAME ..." per check and
+//! the P6 model, or on the models a program needs (the 286 program on the
+//! 286 only). A program prints "ok NAME" or "FAIL NAME ..." per check and
 //! ends with "PASS" or "FAILED".
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use oxbox::cpu::{CpuModel, RunExit};
-use testsuite::rom::run_rom;
-
-fn roms_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("roms")
-}
-
-fn assemble(name: &str) -> Vec<u8> {
-    // Tests run in parallel: every assembly gets its own output file.
-    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let out = std::env::temp_dir().join(format!("oxbox-{name}-{}-{seq}.bin", std::process::id()));
-    let status = Command::new("nasm")
-        .current_dir(roms_dir())
-        .args(["-f", "bin", "-o"])
-        .arg(&out)
-        .arg(format!("{name}.asm"))
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("nasm is needed to build testsuite/roms/{name}.asm ({e}); Debian: apt-get install nasm")
-        });
-    assert!(status.success(), "nasm failed on testsuite/roms/{name}.asm");
-    let image = std::fs::read(&out).expect("assembled image");
-    let _ = std::fs::remove_file(&out);
-    image
-}
+use testsuite::nasm::assemble;
+use testsuite::rom::{run_rom, RomRun};
 
 fn run_program(name: &str) {
     run_program_on(name, &[CpuModel::I80386, CpuModel::PentiumPro]);
 }
 
 fn run_program_on(name: &str, models: &[CpuModel]) {
-    let image = assemble(name);
+    let image = assemble(name).expect("the test program assembles");
     for &model in models {
-        let run = run_rom(
-            &image,
-            model,
-            16 << 20,
-            10_000_000,
-            Box::new(std::io::sink()),
-        )
-        .expect("ROM accepted");
-        let out = run.output_text();
-        assert_eq!(
-            run.exit,
-            RunExit::Halted,
-            "{name} on {model} did not halt:\n{out}"
-        );
-        assert!(!out.contains("FAIL"), "{name} on {model}:\n{out}");
-        assert!(
-            out.trim_end().ends_with("PASS"),
-            "{name} on {model}:\n{out}"
-        );
-        assert!(
-            out.matches("\nok ").count() >= 5,
-            "{name} on {model} ran too few checks:\n{out}"
-        );
+        run_passing(name, &image, model);
     }
+}
+
+/// Run a program on `model` and assert that it halted after printing PASS
+/// with no failed check and at least five passed ones.
+fn run_passing(name: &str, image: &[u8], model: CpuModel) -> RomRun {
+    let run = run_rom(
+        image,
+        model,
+        16 << 20,
+        10_000_000,
+        Box::new(std::io::sink()),
+    )
+    .expect("ROM accepted");
+    let out = run.output_text();
+    assert_eq!(
+        run.exit,
+        RunExit::Halted,
+        "{name} on {model} did not halt:\n{out}"
+    );
+    assert!(!out.contains("FAIL"), "{name} on {model}:\n{out}");
+    assert!(
+        out.trim_end().ends_with("PASS"),
+        "{name} on {model}:\n{out}"
+    );
+    assert!(
+        out.matches("\nok ").count() >= 5,
+        "{name} on {model} ran too few checks:\n{out}"
+    );
+    run
 }
 
 #[test]
@@ -116,4 +98,40 @@ fn double_fault_rules_and_io_breakpoints() {
 #[test]
 fn conforming_code_runs_at_the_callers_privilege() {
     run_program("pm_conforming");
+}
+
+#[test]
+fn sixteen_bit_call_interrupt_and_trap_gates_with_stack_switch_faults() {
+    run_program("pm_gate16");
+}
+
+#[test]
+fn sixteen_bit_task_state_segments_links_busy_bits_and_layout() {
+    run_program("pm_tasks16");
+}
+
+#[test]
+fn the_80286_protected_mode_gates_rings_and_no_386_instructions() {
+    run_program_on("pm_286", &[CpuModel::I80286]);
+}
+
+#[test]
+fn double_fault_table_with_paging_task_gates_and_the_tss_debug_trap() {
+    run_program("pm_double_fault");
+}
+
+#[test]
+fn a_fault_while_delivering_a_double_fault_resets_the_machine() {
+    let image = assemble("pm_triple_fault").expect("the test program assembles");
+    for model in [CpuModel::I80386, CpuModel::PentiumPro] {
+        let run = run_passing("pm_triple_fault", &image, model);
+        let out = run.output_text();
+        // Two shutdowns, each followed by a restart from the reset vector.
+        assert_eq!(run.machine.triple_faults, 2, "{model}:\n{out}");
+        assert_eq!(
+            out.matches("restarted from the reset vector").count(),
+            2,
+            "{model}:\n{out}"
+        );
+    }
 }

@@ -5,36 +5,12 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::path::Path;
-use std::process::Command;
 
 use oxbox::cpu::{CpuModel, RunExit};
 use oxbox::machine::Machine;
 use oxbox_devices::VirtualTime;
+use testsuite::nasm::assemble;
 use testsuite::rom::run_rom;
-
-fn assemble(name: &str) -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("roms");
-    // Tests run in parallel: every assembly gets its own output file.
-    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let out = std::env::temp_dir().join(format!("oxbox-{name}-{}-{seq}.bin", std::process::id()));
-    let status = Command::new("nasm")
-        .current_dir(&dir)
-        .args(["-f", "bin", "-o"])
-        .arg(&out)
-        .arg(format!("{name}.asm"))
-        .status()
-        .unwrap_or_else(|e| {
-            panic!(
-                "nasm is needed for testsuite/roms/{name}.asm ({e}); Debian: apt-get install nasm"
-            )
-        });
-    assert!(status.success(), "nasm failed on {name}.asm");
-    let image = std::fs::read(&out).unwrap();
-    let _ = std::fs::remove_file(&out);
-    image
-}
 
 /// A hash of everything that makes up the machine's state: CPU registers
 /// and counters, all of RAM, and every serialized device.
@@ -65,7 +41,7 @@ fn state_hash(m: &Machine) -> u64 {
 
 #[test]
 fn timer_interrupts_wake_the_halted_cpu_and_the_rtc_reads_its_start_date() {
-    let image = assemble("pc_platform");
+    let image = assemble("pc_platform").expect("the test program assembles");
     for model in [CpuModel::I8086, CpuModel::I80286, CpuModel::PentiumPro] {
         // The program uses 386 instructions only in its report (setbe).
         if model < CpuModel::I80386 {
@@ -103,7 +79,7 @@ fn timer_interrupts_wake_the_halted_cpu_and_the_rtc_reads_its_start_date() {
 
 #[test]
 fn the_same_guest_run_twice_ends_in_the_same_state() {
-    let image = assemble("pc_platform");
+    let image = assemble("pc_platform").expect("the test program assembles");
     let hashes: Vec<u64> = (0..2)
         .map(|_| {
             let run = run_rom(
@@ -133,7 +109,7 @@ fn the_same_guest_run_twice_ends_in_the_same_state() {
 
 #[test]
 fn com1_output_reaches_its_back_end() {
-    let image = assemble("pc_platform");
+    let image = assemble("pc_platform").expect("the test program assembles");
     let mut m = Machine::new(
         CpuModel::I80386,
         16 << 20,

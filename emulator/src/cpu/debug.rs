@@ -39,6 +39,9 @@ pub struct DebugRegs {
     pub any_armed: bool,
     /// Data breakpoints hit by the current instruction (DR6 B0-B3 bits).
     pub pending: u32,
+    /// A task switch entered a TSS with its T flag set: #DB (DR6.BT) is
+    /// due before the next instruction.
+    pub task_trap: bool,
 }
 
 impl Default for DebugRegs {
@@ -52,6 +55,7 @@ impl Default for DebugRegs {
             io_armed: false,
             any_armed: false,
             pending: 0,
+            task_trap: false,
         }
     }
 }

@@ -259,6 +259,10 @@ impl Cpu {
         self.lazy_mask = 0;
         self.idtr_base = 0;
         self.idtr_limit = 0x3FF;
+        // GDTR: base 0, limit FFFFH (SDM vol. 3 §9.1.1, table 9-1), also
+        // after the reset that follows a triple fault.
+        self.gdtr_base = 0;
+        self.gdtr_limit = 0xFFFF;
         // CR0 / MSW after reset: the 286 reads its unused MSW bits as ones;
         // the 386 clears CR0 (ET reflects a 387, which oxbox does not have
         // yet); the 486 and later set CD, NW and ET (SDM vol. 3 §9.1.1).
@@ -838,6 +842,19 @@ impl Cpu {
                 exception: None,
                 shutdown: true,
             };
+        }
+        if self.debug.task_trap {
+            // The trap of a task switch into a TSS with T set comes before
+            // external interrupts (SDM vol. 3 §6.9, table 6-2: traps on the
+            // previous instruction).
+            self.debug.task_trap = false;
+            self.debug.dr6 |= debug::dr6::BT;
+            let ip = self.eip;
+            if let Err(f) = self.interrupt(bus, vector::DB, protected::Source::Exception, None, ip)
+            {
+                self.deliver_fault(bus, f, ip);
+            }
+            return self.step_result();
         }
         if !self.inhibit_interrupts && self.interrupts_enabled() && bus.interrupt_pending() {
             let vector = bus.acknowledge_interrupt();

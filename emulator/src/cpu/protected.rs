@@ -30,6 +30,18 @@ fn sel_code(selector: u16, ext: bool) -> u32 {
     (selector as u32 & 0xFFFC) | ext as u32
 }
 
+/// A fault while pushing onto the new stack of an inner-privilege switch:
+/// a limit violation there is #SS(new SS selector), not the #SS(0) of an
+/// ordinary push (SDM vol. 2, CALL "#SS(selector) ... when a stack switch
+/// occurs"; INT n "#SS(error_code(NewSS, 0, EXT))"). Page faults pass.
+fn on_new_stack(f: Fault, ss: u16, ext: bool) -> Fault {
+    if f.vector == vector::SS {
+        Fault::ss(sel_code(ss, ext))
+    } else {
+        f
+    }
+}
+
 impl Cpu {
     /// The linear address of a selector's descriptor, or #GP(selector) if it
     /// lies beyond its table's limit (or the LDT is null).
@@ -61,9 +73,27 @@ impl Cpu {
         ext: bool,
     ) -> Result<Descriptor> {
         let addr = self.descriptor_address(selector, ext)?;
+        self.read_descriptor_at(bus, addr)
+    }
+
+    /// The 8-byte descriptor or gate at linear address `addr`, as this
+    /// model sees it. The 80286 ignores the last word (reserved for the
+    /// 386: base 24-31, limit 16-19, G, D/B, the high gate offset) and knows
+    /// only the system types 1-7; the types with bit 3 set are the 386's
+    /// (SDM vol. 3 §3.5, table 3-2) and read as the reserved type 0.
+    fn read_descriptor_at(&mut self, bus: &mut dyn Bus, addr: u32) -> Result<Descriptor> {
         let lo = self.read_lin(bus, addr, 4, Access::SupervisorRead)? as u64;
         let hi = self.read_lin(bus, addr.wrapping_add(4), 4, Access::SupervisorRead)? as u64;
-        Ok(Descriptor::parse(lo | (hi << 32)))
+        let mut raw = lo | (hi << 32);
+        if self.model < CpuModel::I80386 {
+            const S: u64 = 1 << 44;
+            const TYPE_386: u64 = 1 << 43;
+            raw &= 0x0000_FFFF_FFFF_FFFF;
+            if raw & S == 0 && raw & TYPE_386 != 0 {
+                raw &= !(0xF << 40);
+            }
+        }
+        Ok(Descriptor::parse(raw))
     }
 
     /// Set the accessed bit of a code or data descriptor in memory (SDM vol.
@@ -417,7 +447,7 @@ impl Cpu {
                 self.segs[seg::SS] = old_ss;
                 self.regs[reg::SP] = old_esp;
                 self.cpl = old_cpl;
-                return Err(f);
+                return Err(on_new_stack(f, ss, false));
             }
             self.mark_accessed(bus, ss, &ssd)?;
             self.set_cs(target, &cd, new_cpl);
@@ -644,9 +674,7 @@ impl Cpu {
             return Err(Fault::gp(idt_code));
         }
         let entry = self.idtr_base.wrapping_add(vector as u32 * 8);
-        let lo = self.read_lin(bus, entry, 4, Access::SupervisorRead)? as u64;
-        let hi = self.read_lin(bus, entry.wrapping_add(4), 4, Access::SupervisorRead)? as u64;
-        let gate = Descriptor::parse(lo | (hi << 32));
+        let gate = self.read_descriptor_at(bus, entry)?;
         let kind = gate.system_type();
         let valid = !gate.is_segment()
             && matches!(
@@ -711,10 +739,16 @@ impl Cpu {
             self.segs[seg::ES].selector,
         ];
         let mut flags_addr = 0;
+        // `pushing`: the stack checks passed and the frame is being pushed;
+        // `switched_ss`: the new stack's selector when there was a switch.
+        let mut pushing = false;
+        let mut switched_ss = None;
         let result = (|| -> Result<()> {
             if new_cpl < old_cpl {
                 let (ss, esp) = self.tss_stack(bus, new_cpl, ext)?;
                 let ssd = self.check_inner_stack(bus, ss, new_cpl, ext)?;
+                switched_ss = Some(ss);
+                pushing = true;
                 self.segs[seg::SS] = Segment::from_descriptor(ss, &ssd);
                 self.regs[reg::SP] = esp;
                 self.cpl = new_cpl;
@@ -726,6 +760,7 @@ impl Cpu {
                 self.push_width(bus, wide, old_ss.selector as u32)?;
                 self.push_width(bus, wide, old_esp)?;
             }
+            pushing = true;
             self.push_width(bus, wide, flags_image)?;
             flags_addr = self.segs[seg::SS]
                 .base
@@ -744,7 +779,15 @@ impl Cpu {
             self.segs[seg::SS] = old_ss;
             self.regs[reg::SP] = old_esp;
             self.cpl = old_cpl;
-            return Err(f);
+            // No room for the frame: #SS(NewSS) after a switch, else
+            // #SS(EXT) (SDM vol. 2, INT n, "INTER-" and
+            // "INTRA-PRIVILEGE-LEVEL-INTERRUPT").
+            return Err(match switched_ss {
+                _ if !pushing => f,
+                Some(ss) => on_new_stack(f, ss, ext),
+                None if f.vector == vector::SS => Fault::ss(ext as u32),
+                None => f,
+            });
         }
         self.set_cs(target, &cd, new_cpl);
         self.eip = off;
@@ -800,8 +843,8 @@ impl Cpu {
             return Err(Fault::gp(code));
         }
         let d = self.read_descriptor(bus, selector)?;
-        let available = matches!(d.system_type(), st::TSS16_AVAILABLE)
-            || (self.model >= CpuModel::I80386 && d.system_type() == st::TSS32_AVAILABLE);
+        // (A 386 TSS reads as the reserved type 0 on the 286.)
+        let available = matches!(d.system_type(), st::TSS16_AVAILABLE | st::TSS32_AVAILABLE);
         if d.is_segment() || !available {
             return Err(Fault::gp(code));
         }

@@ -127,6 +127,8 @@ impl Cpu {
 
         // Read the incoming task's state.
         let base = desc.base;
+        // The T flag (32-bit TSS only, bit 0 of offset 0x64).
+        let mut debug_trap = false;
         let (eip, mut new_flags, regs, sels, ldt, cr3) = if new32 {
             let eip = self.sv_read(bus, base.wrapping_add(0x20), 4)?;
             let fl = self.sv_read(bus, base.wrapping_add(0x24), 4)?;
@@ -140,6 +142,7 @@ impl Cpu {
             }
             let ldt = self.sv_read(bus, base.wrapping_add(0x60), 2)? as u16;
             let cr3 = self.sv_read(bus, base.wrapping_add(0x1C), 4)?;
+            debug_trap = self.sv_read(bus, base.wrapping_add(0x64), 2)? & 1 != 0;
             (eip, fl, regs, sels, ldt, Some(cr3))
         } else {
             let eip = self.sv_read(bus, base.wrapping_add(0x0E), 2)?;
@@ -173,6 +176,12 @@ impl Cpu {
             ..Segment::null(selector)
         };
         self.cr0 |= 1 << 3; // TS
+        if debug_trap {
+            // #DB after the switch, before the new task's first
+            // instruction (SDM vol. 3 §7.2.1 "T flag", §17.3.1.5).
+            self.debug.task_trap = true;
+            self.poll_irq = true;
+        }
         if let Some(cr3) = cr3 {
             if self.paging() {
                 self.cr3 = cr3;
