@@ -604,6 +604,10 @@ impl oxbox_devices::ide::DmaMemory for RamDma<'_> {
 const LINUX_ROM: &[u8] = include_bytes!("../../roms/linuxboot.bin");
 pub const LINUX_ROM_BASE: u32 = 0xD_8000;
 
+/// How long the devices run on after the CPU stops for good: enough for
+/// a 16550's 16-byte FIFO at 9600 baud.
+const DRAIN_TIME: VirtualTime = VirtualTime::from_millis(20);
+
 pub struct Machine {
     pub cpu: Cpu,
     pub bus: PcBus,
@@ -746,6 +750,28 @@ impl Machine {
         }
     }
 
+    /// The CPU has stopped for good (HLT with interrupts off): the devices
+    /// run on for a while, as they would on the real machine, so that a
+    /// UART still shifting out its FIFO (the last lines of a guest that
+    /// powers off) delivers them before the run ends.
+    fn let_devices_finish(&mut self) {
+        let until = self.now().add_nanos(DRAIN_TIME.as_nanos());
+        loop {
+            let Some(next) = self.bus.advance_devices(self.now()) else {
+                return;
+            };
+            if next > until {
+                let _ = self.bus.advance_devices(until);
+                return;
+            }
+            self.cpu.cycles = self
+                .bus
+                .cpu_clock
+                .ticks_to_reach(next)
+                .max(self.cpu.cycles + 1);
+        }
+    }
+
     /// Guest time now: the CPU's cycle counter at the CPU clock.
     pub fn now(&self) -> VirtualTime {
         self.bus.cpu_clock.tick_time(self.cpu.cycles)
@@ -814,7 +840,10 @@ impl Machine {
                             self.cpu.cycles =
                                 self.bus.cpu_clock.ticks_to_reach(t).max(self.cpu.cycles);
                         }
-                        _ => break RunExit::Halted,
+                        _ => {
+                            self.let_devices_finish();
+                            break RunExit::Halted;
+                        }
                     }
                 }
                 RunExit::Shutdown => {

@@ -53,11 +53,24 @@ fn boot_and_check(what: &str, firmware: &str, guest_args: &[&str]) {
     );
     let dir = guests();
     let expected = std::fs::read_to_string(dir.join("expected.txt")).expect("expected.txt");
-    let serial = std::env::temp_dir().join(format!("oxbox-linux-{what}-{}.txt", std::process::id()));
+    let serial =
+        std::env::temp_dir().join(format!("oxbox-linux-{what}-{}.txt", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_oxbox"))
         .args(["--bios", firmware])
-        .args(guest_args.iter().map(|a| a.replace("@", &dir.display().to_string())))
-        .args(["-m", "256", "--display", "none", "--debugcon", "none", "--serial"])
+        .args(
+            guest_args
+                .iter()
+                .map(|a| a.replace("@", &dir.display().to_string())),
+        )
+        .args([
+            "-m",
+            "256",
+            "--display",
+            "none",
+            "--debugcon",
+            "none",
+            "--serial",
+        ])
         .arg(format!("file:{}", serial.display()))
         // A boot is about 4 billion instructions; the budget only stops a
         // guest that hangs.
@@ -110,7 +123,7 @@ fn debian_linux_boots_directly_with_kernel_initrd_and_append() {
             "--initrd",
             "@/initrd-test.cpio.gz",
             "--append",
-            "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1",
+            "console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1",
         ],
     );
 }
