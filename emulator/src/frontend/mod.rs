@@ -168,15 +168,17 @@ pub fn run(machine: Machine, options: &Options) -> Result<ExitCode, String> {
         if display_available() {
             Display::Window
         } else {
-            eprintln!("oxbox: no X11 display (DISPLAY is unset); running headless (--display none)");
+            eprintln!(
+                "oxbox: no X11 display (DISPLAY is unset); running headless (--display none)"
+            );
             Display::None
         }
     });
     let (machine, ending) = match display {
         Display::None => headless::run(machine, options),
         Display::Window => match window::run(machine, options) {
-            Ok(done) => done,
-            Err((machine, why)) => {
+            window::Outcome::Ran(machine, ending) => (machine, ending),
+            window::Outcome::NoWindow(machine, why) => {
                 eprintln!("oxbox: cannot open a window ({why}); running headless");
                 headless::run(machine, options)
             }

@@ -23,9 +23,7 @@ pub struct TextMirror {
 }
 
 fn trimmed(rows: Vec<String>) -> Vec<String> {
-    rows.into_iter()
-        .map(|r| r.trim_end().to_string())
-        .collect()
+    rows.into_iter().map(|r| r.trim_end().to_string()).collect()
 }
 
 /// The upward scroll `k` that explains most of `new` from `old`: the
@@ -114,10 +112,21 @@ mod tests {
     #[test]
     fn new_rows_print_once_and_unchanged_rows_not_again() {
         let mut m = TextMirror::new();
-        assert_eq!(m.sample(screen(&["hello", "", "world"]), None, false), ["hello", "world"]);
-        assert!(m.sample(screen(&["hello", "", "world"]), None, false).is_empty());
-        assert_eq!(m.sample(screen(&["hello", "there", "world"]), None, false), ["there"]);
-        assert_eq!(m.sample(screen(&["HELLO", "there", "world"]), None, false), ["HELLO"]);
+        assert_eq!(
+            m.sample(screen(&["hello", "", "world"]), None, false),
+            ["hello", "world"]
+        );
+        assert!(m
+            .sample(screen(&["hello", "", "world"]), None, false)
+            .is_empty());
+        assert_eq!(
+            m.sample(screen(&["hello", "there", "world"]), None, false),
+            ["there"]
+        );
+        assert_eq!(
+            m.sample(screen(&["HELLO", "there", "world"]), None, false),
+            ["HELLO"]
+        );
     }
 
     #[test]
@@ -143,7 +152,10 @@ mod tests {
         }
         assert_eq!(printed, ["prompt>"]);
         // At the end of the run nothing is held back.
-        assert_eq!(m.sample(screen(&["hello", "prompt> x"]), Some(1), true), ["prompt> x"]);
+        assert_eq!(
+            m.sample(screen(&["hello", "prompt> x"]), Some(1), true),
+            ["prompt> x"]
+        );
     }
 
     #[test]

@@ -70,9 +70,17 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Screen> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What became of the machine given to [`run`].
+pub enum Outcome {
+    /// It ran until it stopped or the window closed.
+    Ran(Machine, Ending),
+    /// No window could be opened (the reason); the machine has not run.
+    NoWindow(Machine, String),
+}
+
 /// Open the window and run the machine until it stops or the window
-/// closes. If no window can be opened, the machine is handed back.
-pub fn run(machine: Machine, options: &Options) -> Result<(Machine, Ending), (Machine, String)> {
+/// closes.
+pub fn run(machine: Machine, options: &Options) -> Outcome {
     let first = machine.bus.vga.render();
     let (w, h) = start_size(&first);
     let mut window = match Window::new(
@@ -86,7 +94,7 @@ pub fn run(machine: Machine, options: &Options) -> Result<(Machine, Ending), (Ma
         },
     ) {
         Ok(win) => win,
-        Err(e) => return Err((machine, e.to_string())),
+        Err(e) => return Outcome::NoWindow(machine, e.to_string()),
     };
     window.set_target_fps(60);
 
@@ -109,7 +117,7 @@ pub fn run(machine: Machine, options: &Options) -> Result<(Machine, Ending), (Ma
     // Dropping the sender tells the worker to stop if it has not.
     drop(ui);
     match worker.join() {
-        Ok((session, ending)) => Ok((session.machine, ending)),
+        Ok((session, ending)) => Outcome::Ran(session.machine, ending),
         Err(_) => {
             eprintln!("oxbox: the machine thread failed");
             std::process::exit(1)
@@ -119,13 +127,20 @@ pub fn run(machine: Machine, options: &Options) -> Result<(Machine, Ending), (Ma
 
 /// The window's first size: the picture at a whole multiple that fits.
 fn start_size(frame: &Frame) -> (usize, usize) {
-    let (w, h) = (frame.width.max(320) as usize, frame.height.max(200) as usize);
+    let (w, h) = (
+        frame.width.max(320) as usize,
+        frame.height.max(200) as usize,
+    );
     let k = (START_MAX.0 / w).min(START_MAX.1 / h).max(1);
     (w * k, h * k)
 }
 
 /// The machine's side: deliver input, run a frame, publish the picture.
-fn run_machine(mut session: Session, commands: Receiver<Command>, shared: Shared) -> (Session, Ending) {
+fn run_machine(
+    mut session: Session,
+    commands: Receiver<Command>,
+    shared: Shared,
+) -> (Session, Ending) {
     let mut last_publish: Option<Instant> = None;
     let mut shown_generation = None;
     let ending = 'run: loop {
@@ -141,7 +156,7 @@ fn run_machine(mut session: Session, commands: Receiver<Command>, shared: Shared
             }
         }
         let exit = session.run_frame();
-        let due = last_publish.map_or(true, |t| t.elapsed() >= REFRESH);
+        let due = last_publish.is_none_or(|t| t.elapsed() >= REFRESH);
         if due || exit != RunExit::Deadline {
             publish(&session.machine, &shared, &mut shown_generation);
             last_publish = Some(Instant::now());
@@ -262,7 +277,11 @@ impl Ui {
                     .frame
                     .as_ref()
                     .is_some_and(|(_, g)| Some(*g) != self.drawn_generation);
-                (fresh.then(|| s.frame.take()).flatten(), s.instructions, s.done)
+                (
+                    fresh.then(|| s.frame.take()).flatten(),
+                    s.instructions,
+                    s.done,
+                )
             };
             if done {
                 return;

@@ -1,0 +1,156 @@
+; Window test: mode 3 with a font of the ROM's own in plane 2 and its own
+; text colours; echoes keys read from the 8042 (port 0x60, scan code set 1
+; as the controller's translation delivers it by default) on row 2, and
+; exits through port 0xF4 (status 0x21) on Enter.
+;
+; Font: row r of character c is c XOR (r * 0x11), rows 0-15 of each 32-byte
+; glyph slot (the test derives the expected pixels from the same rule).
+; Keys: letters, digits and space echo as themselves; Right arrow (E0 4D)
+; echoes '>', Left arrow (E0 4B) '<', and keypad 6 (4D without E0) '6'.
+
+%include "vga.inc"
+
+EXT equ 0x500                   ; the last byte was the E0 prefix
+
+rom_start
+    mov si, mode3_regs
+    call vga_program
+    mov si, text_dac
+    xor al, al
+    mov cx, 16
+    call dac_load
+    call load_font
+    mov ah, 0x07
+    call clear_text
+    mov si, banner
+    xor di, di
+    mov ah, 0x1E
+    call put_text
+    xor ax, ax
+    mov es, ax
+    mov byte [es:EXT], 0
+    mov ax, 0xB800
+    mov es, ax
+    mov di, 2 * 80 * 2          ; row 2, column 0
+.poll:
+    in al, 0x64
+    test al, 1
+    jz .poll
+    in al, 0x60
+    cmp al, 0xE0
+    jne .code
+    push es
+    xor bx, bx
+    mov es, bx
+    mov byte [es:EXT], 1
+    pop es
+    jmp .poll
+.code:
+    push es
+    xor bx, bx
+    mov es, bx
+    mov bl, [es:EXT]
+    mov byte [es:EXT], 0
+    pop es
+    test al, 0x80               ; break codes are ignored
+    jnz .poll
+    test bl, bl
+    jnz .extended
+    cmp al, 0x1C                ; Enter
+    je .done
+    cmp al, set1_ascii_end - set1_ascii
+    jae .poll
+    movzx bx, al
+    mov al, [set1_ascii + bx]
+    test al, al
+    jz .poll
+    jmp .echo
+.extended:
+    mov bl, '>'
+    cmp al, 0x4D
+    je .ext_echo
+    mov bl, '<'
+    cmp al, 0x4B
+    jne .poll
+.ext_echo:
+    mov al, bl
+.echo:
+    mov ah, 0x0F
+    stosw
+    jmp .poll
+.done:
+    exit_with 0x10
+
+; Plane 2 at A000:0000 while the sequencer writes only plane 2 in
+; sequential addressing and the graphics controller maps 64 KiB at A0000
+; without odd/even (FreeVGA, "VGA Text Mode Operation", loading fonts).
+load_font:
+    mov dx, 0x3C4
+    mov ax, 0x0402              ; map mask: plane 2
+    out dx, ax
+    mov ax, 0x0604              ; memory mode: extended, sequential
+    out dx, ax
+    mov dx, 0x3CE
+    mov ax, 0x0204              ; read map select: plane 2
+    out dx, ax
+    mov ax, 0x0005              ; mode: write mode 0, no odd/even
+    out dx, ax
+    mov ax, 0x0406              ; misc: A0000-AFFFF, text
+    out dx, ax
+    push es
+    mov ax, 0xA000
+    mov es, ax
+    xor di, di
+    xor bx, bx                  ; BL: character, BH: row
+.glyph:
+    xor bh, bh
+.row:
+    mov al, bh
+    mov ah, 0x11
+    mul ah
+    xor al, bl
+    stosb
+    inc bh
+    cmp bh, 16
+    jb .row
+    xor al, al
+    mov cx, 16
+    rep stosb
+    inc bl
+    jnz .glyph
+    pop es
+    ; Back to mode 3's text addressing.
+    mov dx, 0x3C4
+    mov ax, 0x0302
+    out dx, ax
+    mov ax, 0x0204
+    out dx, ax
+    mov dx, 0x3CE
+    mov ax, 0x0004
+    out dx, ax
+    mov ax, 0x1005
+    out dx, ax
+    mov ax, 0x0E06
+    out dx, ax
+    ret
+
+; Text colours: entry i is (4i + 3, 63 - 4i, 7i mod 64).
+text_dac:
+%assign i 0
+%rep 16
+    db 4 * i + 3, 63 - 4 * i, (7 * i) % 64
+%assign i i + 1
+%endrep
+
+banner: db "TYPE:", 0
+
+; Scan code set 1 make code -> character (0: ignored).
+set1_ascii:
+    db 0, 0, "1234567890", 0, 0, 0, 0       ; 00-0F
+    db "qwertyuiop", 0, 0, 0, 0, "as"       ; 10-1F
+    db "dfghjkl", 0, 0, 0, 0, 0, "zxcv"     ; 20-2F
+    db "bnm", 0, 0, 0, 0, 0, 0, " ", 0, 0, 0, 0, 0, 0      ; 30-3F
+    db 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "6"          ; 40-4D
+set1_ascii_end:
+
+rom_end
