@@ -184,6 +184,37 @@ fn a_bad_display_value_is_one_line_of_error() {
     assert!(err.contains("window or none"), "{err}");
 }
 
+#[test]
+fn realtime_paces_an_idle_guest_to_the_wall_clock() {
+    let dir = temp_dir("realtime");
+    let rom = assemble(&dir, "frontend_idle", &[]);
+    let run = |extra: &[&str]| {
+        let start = Instant::now();
+        let out = oxbox()
+            .arg("--bios")
+            .arg(&rom)
+            .args(["--display", "none", "--serial", "none"])
+            .args(extra)
+            .output()
+            .expect("run oxbox");
+        assert_eq!(
+            out.status.code(),
+            Some((0x13 << 1) | 1),
+            "the ROM counted 50 ticks"
+        );
+        start.elapsed()
+    };
+    // The guest waits half a second of its own time in HLT.
+    let fast = run(&[]);
+    let paced = run(&["--realtime"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        fast < Duration::from_millis(400),
+        "unthrottled, halted time is skipped: {fast:?}"
+    );
+    assert!(paced >= Duration::from_millis(480), "--realtime: {paced:?}");
+}
+
 // ---- The window under Xvfb ------------------------------------------------
 
 /// A virtual X server on a free display number, stopped on drop.
@@ -194,8 +225,11 @@ struct Xvfb {
 
 impl Xvfb {
     fn start() -> Xvfb {
-        for n in 0..20 {
-            let number = 90 + (std::process::id() % 400) + n * 7;
+        // Tests run in parallel: each try takes a fresh number.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        for _ in 0..20 {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let number = 90 + (std::process::id() % 400) * 10 + n;
             if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
                 || Path::new(&format!("/tmp/.X{number}-lock")).exists()
             {
@@ -262,107 +296,212 @@ fn text_screen(cells: &[(u32, u32, u8, u8)]) -> impl Fn(u32, u32) -> [u8; 3] + '
     }
 }
 
-#[test]
-fn window_echoes_typed_keys_and_the_screenshot_shows_them_in_the_guest_font() {
-    let x = Xvfb::start();
-    let dir = temp_dir("window");
-    let rom = assemble(&dir, "frontend_keys", &[]);
-    let shot = dir.join("window.png");
-    let mut oxbox = oxbox()
-        .env("DISPLAY", &x.display)
-        .arg("--bios")
-        .arg(&rom)
-        .args(["--display", "window", "--serial", "none"])
-        .args(["--max-instructions", "20000000000", "--screenshot"])
-        .arg(&shot)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run oxbox");
-    // The window appears with the title "oxbox".
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let window = loop {
-        let out = xdotool(&x.display, &["search", "--name", "^oxbox"]);
-        let id = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .map(str::to_string);
-        if let Some(id) = id {
-            break id;
-        }
-        if let Ok(Some(status)) = oxbox.try_wait() {
-            let out = oxbox.wait_with_output().unwrap();
-            panic!(
-                "oxbox exited ({status}) before its window appeared: {}",
-                String::from_utf8_lossy(&out.stderr)
+/// oxbox with `--display window` on a virtual X server, running
+/// frontend_keys.asm, with a screenshot at exit.
+struct WindowRun {
+    // Dropped last: the X server outlives oxbox.
+    oxbox: Child,
+    window: String,
+    shot: PathBuf,
+    dir: PathBuf,
+    x: Xvfb,
+}
+
+impl WindowRun {
+    fn start(tag: &str, extra: &[&str]) -> WindowRun {
+        let x = Xvfb::start();
+        let dir = temp_dir(tag);
+        let rom = assemble(&dir, "frontend_keys", &[]);
+        let shot = dir.join("window.png");
+        let mut oxbox = oxbox()
+            .env("DISPLAY", &x.display)
+            .arg("--bios")
+            .arg(&rom)
+            .args(["--display", "window", "--serial", "none"])
+            .args(["--max-instructions", "20000000000", "--screenshot"])
+            .arg(&shot)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run oxbox");
+        // The window appears with the title "oxbox".
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let window = loop {
+            let out = xdotool(&x.display, &["search", "--name", "^oxbox"]);
+            let id = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .map(str::to_string);
+            if let Some(id) = id {
+                break id;
+            }
+            if let Ok(Some(status)) = oxbox.try_wait() {
+                let out = oxbox.wait_with_output().unwrap();
+                panic!(
+                    "oxbox exited ({status}) before its window appeared: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no oxbox window on {}",
+                x.display
             );
-        }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let focus = xdotool(&x.display, &["windowfocus", "--sync", &window]);
         assert!(
-            Instant::now() < deadline,
-            "no oxbox window on {}",
-            x.display
+            focus.status.success(),
+            "{}",
+            String::from_utf8_lossy(&focus.stderr)
         );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let focus = xdotool(&x.display, &["windowfocus", "--sync", &window]);
-    assert!(
-        focus.status.success(),
-        "{}",
-        String::from_utf8_lossy(&focus.stderr)
-    );
-    // Each key held for a tenth of a second: the window polls its keys
-    // at the display rate, and this is well short of the typematic delay.
-    let keys = [
-        "h", "e", "l", "l", "o", "space", "4", "2", "Right", "Left", "KP_6", "Return",
-    ];
-    let mut script = Vec::new();
-    for k in keys {
-        script.extend(["keydown", k, "sleep", "0.1", "keyup", k, "sleep", "0.1"]);
+        WindowRun {
+            oxbox,
+            window,
+            shot,
+            dir,
+            x,
+        }
     }
-    let typed = xdotool(&x.display, &script);
-    assert!(
-        typed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&typed.stderr)
-    );
-    // Enter makes the guest exit; oxbox closes its window and writes the
-    // screenshot.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = oxbox.try_wait().unwrap() {
-            break s;
+
+    /// Press and release each of `keys` (xdotool names; "a+b" holds a
+    /// then b together), each held for `hold` seconds: the window polls
+    /// its keys at the display rate, so a key must stay down for a frame.
+    fn type_keys(&self, keys: &[&str], hold: &str) {
+        let mut script = vec!["windowfocus", self.window.as_str()];
+        for k in keys {
+            let parts: Vec<&str> = k.split('+').collect();
+            for p in &parts {
+                script.extend(["keydown", p, "sleep", "0.05"]);
+            }
+            script.extend(["sleep", hold]);
+            for p in parts.iter().rev() {
+                script.extend(["keyup", p]);
+            }
+            script.extend(["sleep", "0.1"]);
         }
-        if Instant::now() > deadline {
-            let _ = oxbox.kill();
-            let out = oxbox.wait_with_output().unwrap();
-            panic!(
-                "oxbox did not exit after Enter: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+        let out = xdotool(&self.x.display, &script);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Wait for oxbox to exit; its status and screenshot.
+    fn finish(mut self) -> (Option<i32>, Image) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.oxbox.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.oxbox.kill();
+                let mut err = String::new();
+                if let Some(mut e) = self.oxbox.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                panic!("oxbox did not exit: {err}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = oxbox.wait_with_output().unwrap();
-    assert_eq!(
-        status.code(),
-        Some((0x10 << 1) | 1),
-        "the guest saw Enter: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        let status = self.oxbox.wait().unwrap().code();
+        let image = read_png(&self.shot);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        (status, image)
+    }
+}
+
+/// The banner frontend_keys.asm writes on row 0, and `typed` echoed on
+/// row 2.
+fn keys_screen(typed: &[u8]) -> Vec<(u32, u32, u8, u8)> {
     let mut cells: Vec<(u32, u32, u8, u8)> = b"TYPE:"
         .iter()
         .enumerate()
         .map(|(i, &c)| (0, i as u32, c, 0x1E))
         .collect();
-    // Right and Left arrows arrive with their E0 prefix ('>' and '<');
-    // keypad 6 without it ('6').
     cells.extend(
-        b"hello 42><6"
+        typed
             .iter()
             .enumerate()
             .map(|(i, &c)| (2, i as u32, c, 0x0F)),
     );
-    let image = read_png(&shot);
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_image(&image, (720, 400), 1, text_screen(&cells));
+    cells
+}
+
+impl Drop for WindowRun {
+    fn drop(&mut self) {
+        // A failed test must not leave oxbox running.
+        let _ = self.oxbox.kill();
+        let _ = self.oxbox.wait();
+    }
+}
+
+/// frontend_keys.asm's exit status after Enter.
+const KEYS_DONE: Option<i32> = Some((0x10 << 1) | 1);
+
+#[test]
+fn window_echoes_typed_keys_and_the_screenshot_shows_them_in_the_guest_font() {
+    let run = WindowRun::start("echo", &[]);
+    run.type_keys(
+        &[
+            "h", "e", "l", "l", "o", "space", "4", "2", "Right", "Left", "KP_6", "Return",
+        ],
+        "0.1",
+    );
+    let (status, image) = run.finish();
+    assert_eq!(status, KEYS_DONE, "the guest saw Enter");
+    // Right and Left arrows arrive with their E0 prefix ('>' and '<');
+    // keypad 6 without it ('6').
+    assert_image(
+        &image,
+        (720, 400),
+        1,
+        text_screen(&keys_screen(b"hello 42><6")),
+    );
+}
+
+#[test]
+fn window_host_keys_reset_the_machine_and_quit_without_reaching_the_guest() {
+    let run = WindowRun::start("combos", &[]);
+    // Typed before the reset: gone, since the ROM starts over and clears
+    // the screen. The R and Q of the combinations never reach the guest.
+    run.type_keys(&["a", "b", "ctrl+alt+r"], "0.1");
+    std::thread::sleep(Duration::from_millis(300));
+    run.type_keys(&["c", "ctrl+alt+q"], "0.1");
+    let (status, image) = run.finish();
+    assert_eq!(status, Some(0), "quitting from the window is a clean exit");
+    assert_image(&image, (720, 400), 1, text_screen(&keys_screen(b"c")));
+}
+
+#[test]
+fn window_key_held_down_repeats_at_the_typematic_rate_in_real_time() {
+    // A 33 MHz 386 runs faster than real time on any host, so --realtime
+    // holds guest time to the wall clock and the keyboard's typematic
+    // delay (500 ms at power-on) and rate (10.9/s) play out as on a PC.
+    let run = WindowRun::start("repeat", &["--cpu", "80386", "--realtime"]);
+    run.type_keys(&["x"], "1.5");
+    run.type_keys(&["Return"], "0.1");
+    let (status, image) = run.finish();
+    assert_eq!(status, KEYS_DONE, "the guest saw Enter");
+    // How many x's the guest echoed: count the cells of row 2 that show x.
+    let full_row = keys_screen(&[b'x'; 80]);
+    let expected_x = text_screen(&full_row);
+    let shows_x = |col: u32| {
+        (32..48).all(|y| {
+            (col * 9..col * 9 + 9).all(|x| {
+                let got = image.pixels[(y * 720 + x) as usize];
+                got.iter()
+                    .zip(expected_x(x, y))
+                    .all(|(g, w)| g.abs_diff(w) <= 1)
+            })
+        })
+    };
+    let n = (0..80).take_while(|&c| shows_x(c)).count();
+    // 1 s of repeating after the delay is about 11 repeats; allow for the
+    // hold's start and end to fall anywhere in a display frame.
+    assert!(
+        (6..=16).contains(&n),
+        "{n} x's: one press and its typematic repeats"
+    );
+    let typed = vec![b'x'; n];
+    assert_image(&image, (720, 400), 1, text_screen(&keys_screen(&typed)));
 }
