@@ -173,7 +173,14 @@ fn guest_writes_are_in_the_image_after_ctrl_c() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_oxbox"))
         .args(["--bios", SEABIOS, "--hda"])
         .arg(&disk)
-        .args(["--display", "none", "--serial", "none", "--debugcon", "stdio"])
+        .args([
+            "--display",
+            "none",
+            "--serial",
+            "none",
+            "--debugcon",
+            "stdio",
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("run oxbox");

@@ -4,6 +4,7 @@
 ; skips the halted time; with --realtime it takes half a second.
 
 %include "vga.inc"
+cpu 386
 
 TICKS equ 0x500
 

@@ -3,6 +3,8 @@
 ; as the controller's translation delivers it by default) on row 2, and
 ; exits through port 0xF4 (status 0x21) on Enter.
 ;
+; 8086 code throughout (the typematic test runs it on an 8086).
+;
 ; Font: row r of character c is c XOR (r * 0x11), rows 0-15 of each 32-byte
 ; glyph slot (the test derives the expected pixels from the same rule).
 ; Keys: letters, digits and space echo as themselves; Right arrow (E0 4D)
@@ -60,7 +62,8 @@ rom_start
     je .done
     cmp al, set1_ascii_end - set1_ascii
     jae .poll
-    movzx bx, al
+    mov bl, al
+    xor bh, bh
     mov al, [set1_ascii + bx]
     test al, al
     jz .poll

@@ -6,6 +6,7 @@
 ; Pixels: (x + 3y) XOR (y >> 1), low 8 bits, at A000:(320y + x).
 
 %include "vga.inc"
+cpu 386
 
 rom_start
     mov si, mode13_regs

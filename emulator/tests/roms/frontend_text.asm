@@ -4,6 +4,7 @@
 ; Ends halted.
 
 %include "vga.inc"
+cpu 386
 
 rom_start
     mov si, mode3_regs

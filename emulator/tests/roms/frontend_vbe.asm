@@ -8,6 +8,7 @@
 ; dword 00RRGGBB at LFB + 4 * (640y + x).
 
 %include "vga.inc"
+cpu 386
 
 LFB equ 0xE0000000
 
