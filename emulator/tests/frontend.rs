@@ -277,10 +277,10 @@ fn xdotool(display: &str, args: &[&str]) -> std::process::Output {
 
 /// The pixels of mode 3 showing `cells` (row, column, character,
 /// attribute) on a screen of spaces with attribute 0x07, with the font and
-/// colours frontend_keys.asm loads: 9-dot cells of 16 lines, glyph row r
-/// of character c is c ^ (r * 0x11), the ninth dot is background (no line
-/// graphics characters here), and colour i is DAC entry i (the ROM's
-/// attribute palette is the identity).
+/// colours the ROMs load (load_font and text_dac in roms/vga.inc): 9-dot
+/// cells of 16 lines, glyph row r of character c is c ^ (r * 0x11), the
+/// ninth dot is background (no line graphics characters here), and colour
+/// i is DAC entry i (the ROMs' attribute palette is the identity).
 fn text_screen(cells: &[(u32, u32, u8, u8)]) -> impl Fn(u32, u32) -> [u8; 3] + '_ {
     let dac = |i: u32| dac_rgb([(4 * i + 3) as u8, (63 - 4 * i) as u8, ((7 * i) % 64) as u8]);
     move |x, y| {
@@ -296,8 +296,8 @@ fn text_screen(cells: &[(u32, u32, u8, u8)]) -> impl Fn(u32, u32) -> [u8; 3] + '
     }
 }
 
-/// oxbox with `--display window` on a virtual X server, running
-/// frontend_keys.asm, with a screenshot at exit.
+/// oxbox with `--display window` on a virtual X server, running a test
+/// ROM, with a screenshot at exit.
 struct WindowRun {
     // Dropped last: the X server outlives oxbox.
     oxbox: Child,
@@ -309,9 +309,13 @@ struct WindowRun {
 
 impl WindowRun {
     fn start(tag: &str, extra: &[&str]) -> WindowRun {
+        WindowRun::start_rom("frontend_keys", tag, extra)
+    }
+
+    fn start_rom(rom: &str, tag: &str, extra: &[&str]) -> WindowRun {
         let x = Xvfb::start();
         let dir = temp_dir(tag);
-        let rom = assemble(&dir, "frontend_keys", &[]);
+        let rom = assemble(&dir, rom, &[]);
         let shot = dir.join("window.png");
         let mut oxbox = oxbox()
             .env("DISPLAY", &x.display)
@@ -363,6 +367,16 @@ impl WindowRun {
             dir,
             x,
         }
+    }
+
+    /// Run an xdotool command chain against the window.
+    fn xdotool(&self, args: &[&str]) {
+        let out = xdotool(&self.x.display, args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Press and release each of `keys` (xdotool names; "a+b" holds a
@@ -507,4 +521,62 @@ fn window_key_held_down_repeats_at_the_typematic_rate_in_real_time() {
     assert!((4..=most).contains(&n), "{n} x's, expected 4..={most}");
     let typed = vec![b'x'; n];
     assert_image(&image, (720, 400), 1, text_screen(&keys_screen(&typed)));
+}
+
+#[test]
+fn window_click_grabs_the_mouse_and_its_motion_and_buttons_reach_the_ps2_mouse() {
+    let run = WindowRun::start_rom("frontend_mouse", "mouse", &[]);
+    let w = run.window.clone();
+    // The first click grabs (and is not the guest's); then 40 right and
+    // 20 up, and a right click.
+    run.xdotool(&[
+        "mousemove",
+        "--window",
+        &w,
+        "300",
+        "200",
+        "sleep",
+        "0.2",
+        "mousedown",
+        "1",
+        "sleep",
+        "0.1",
+        "mouseup",
+        "1",
+        "sleep",
+        "0.2",
+        "mousemove_relative",
+        "40",
+        "0",
+        "sleep",
+        "0.2",
+        "mousemove_relative",
+        "--",
+        "0",
+        "-20",
+        "sleep",
+        "0.2",
+        "mousedown",
+        "3",
+        "sleep",
+        "0.1",
+        "mouseup",
+        "3",
+        "sleep",
+        "0.2",
+    ]);
+    run.type_keys(&["Return"], "0.1");
+    let (status, image) = run.finish();
+    assert_eq!(status, Some((0x14 << 1) | 1), "the guest saw Enter");
+    // frontend_mouse.asm's report: buttons ever down, then the X and Y
+    // sums (PS/2 counts up as positive) in hex.
+    let mut cells: Vec<(u32, u32, u8, u8)> = Vec::new();
+    for (row, text) in [(0, &b"MOUSE:"[..]), (2, &b"-R- 0028 0014"[..])] {
+        cells.extend(
+            text.iter()
+                .enumerate()
+                .map(|(i, &c)| (row, i as u32, c, 0x07)),
+        );
+    }
+    assert_image(&image, (720, 400), 1, text_screen(&cells));
 }

@@ -81,8 +81,7 @@ pub enum Outcome {
 /// Open the window and run the machine until it stops or the window
 /// closes.
 pub fn run(machine: Machine, options: &Options) -> Outcome {
-    let first = machine.bus.vga.render();
-    let (w, h) = start_size(&first);
+    let (w, h) = start_size();
     let mut window = match Window::new(
         "oxbox",
         w,
@@ -125,12 +124,11 @@ pub fn run(machine: Machine, options: &Options) -> Outcome {
     }
 }
 
-/// The window's first size: the picture at a whole multiple that fits.
-fn start_size(frame: &Frame) -> (usize, usize) {
-    let (w, h) = (
-        frame.width.max(320) as usize,
-        frame.height.max(200) as usize,
-    );
+/// The window's first size: mode 3's 720x400 (the picture every PC BIOS
+/// starts in; the VGA's power-on registers describe no real mode) at the
+/// largest whole multiple that fits [`START_MAX`].
+fn start_size() -> (usize, usize) {
+    let (w, h) = (720, 400);
     let k = (START_MAX.0 / w).min(START_MAX.1 / h).max(1);
     (w * k, h * k)
 }
@@ -286,11 +284,15 @@ impl Ui {
             if done {
                 return;
             }
-            if !self.keyboard(window) {
-                self.send(Command::Quit);
-                return;
+            if window.is_active() {
+                if !self.keyboard(window) {
+                    self.send(Command::Quit);
+                    return;
+                }
+                self.mouse(window);
+            } else {
+                self.focus_lost(window);
             }
-            self.mouse(window);
             if let Some((f, g)) = frame {
                 self.drawn_generation = Some(g);
                 self.size = (f.width as usize, f.height as usize);
@@ -333,6 +335,21 @@ impl Ui {
             }
         }
         true
+    }
+
+    /// Another window has the keyboard: the keys held here are released
+    /// for the guest (their releases will not come to us) and the mouse
+    /// is let go.
+    fn focus_lost(&mut self, window: &mut Window) {
+        for k in std::mem::take(&mut self.held) {
+            if let Some(key) = pc_key(k) {
+                self.send(Command::Key(key, false));
+            }
+        }
+        if self.grabbed {
+            self.release_mouse();
+            window.set_cursor_visibility(true);
+        }
     }
 
     fn release_mouse(&mut self) {

@@ -5,8 +5,7 @@
 ;
 ; 8086 code throughout (the typematic test runs it on an 8086).
 ;
-; Font: row r of character c is c XOR (r * 0x11), rows 0-15 of each 32-byte
-; glyph slot (the test derives the expected pixels from the same rule).
+; Font and colours: load_font and text_dac in vga.inc.
 ; Keys: letters, digits and space echo as themselves; Right arrow (E0 4D)
 ; echoes '>', Left arrow (E0 4B) '<', and keypad 6 (4D without E0) '6'.
 
@@ -83,67 +82,6 @@ rom_start
     jmp .poll
 .done:
     exit_with 0x10
-
-; Plane 2 at A000:0000 while the sequencer writes only plane 2 in
-; sequential addressing and the graphics controller maps 64 KiB at A0000
-; without odd/even (FreeVGA, "VGA Text Mode Operation", loading fonts).
-load_font:
-    mov dx, 0x3C4
-    mov ax, 0x0402              ; map mask: plane 2
-    out dx, ax
-    mov ax, 0x0604              ; memory mode: extended, sequential
-    out dx, ax
-    mov dx, 0x3CE
-    mov ax, 0x0204              ; read map select: plane 2
-    out dx, ax
-    mov ax, 0x0005              ; mode: write mode 0, no odd/even
-    out dx, ax
-    mov ax, 0x0406              ; misc: A0000-AFFFF, text
-    out dx, ax
-    push es
-    mov ax, 0xA000
-    mov es, ax
-    xor di, di
-    xor bx, bx                  ; BL: character, BH: row
-.glyph:
-    xor bh, bh
-.row:
-    mov al, bh
-    mov ah, 0x11
-    mul ah
-    xor al, bl
-    stosb
-    inc bh
-    cmp bh, 16
-    jb .row
-    xor al, al
-    mov cx, 16
-    rep stosb
-    inc bl
-    jnz .glyph
-    pop es
-    ; Back to mode 3's text addressing.
-    mov dx, 0x3C4
-    mov ax, 0x0302
-    out dx, ax
-    mov ax, 0x0204
-    out dx, ax
-    mov dx, 0x3CE
-    mov ax, 0x0004
-    out dx, ax
-    mov ax, 0x1005
-    out dx, ax
-    mov ax, 0x0E06
-    out dx, ax
-    ret
-
-; Text colours: entry i is (4i + 3, 63 - 4i, 7i mod 64).
-text_dac:
-%assign i 0
-%rep 16
-    db 4 * i + 3, 63 - 4 * i, (7 * i) % 64
-%assign i i + 1
-%endrep
 
 banner: db "TYPE:", 0
 
