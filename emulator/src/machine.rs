@@ -757,6 +757,12 @@ impl Machine {
                         self.bus.pci.add_function(VGA_FUNCTION, vga_config(rom_len));
                         let (read, write) = legacy_window(&self.bus.pci);
                         self.cpu.mem_mut().set_pam(read, write);
+                        // PCIRST# resets the VGA, and the ISA reset line
+                        // (RSTDRV) the keyboard controller with whatever
+                        // scan codes it still held (82371SB datasheet,
+                        // "Reset Control Register": SYS_RST asserts both).
+                        self.bus.vga.reset();
+                        self.bus.kbc = I8042::new();
                     }
                     self.cpu.reset();
                 }

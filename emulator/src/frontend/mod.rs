@@ -129,12 +129,26 @@ impl Session {
     /// first) and wait for the wall clock with `--realtime`.
     /// [`RunExit::Deadline`] means the frame was completed.
     pub fn run_frame(&mut self) -> RunExit {
+        self.run_slice(u64::MAX)
+    }
+
+    /// [`Session::run_frame`], but at most `max_instructions`: a front end
+    /// that takes input between slices answers within that many
+    /// instructions however slowly guest time goes. [`RunExit::Budget`]
+    /// is the end of the whole run's budget only.
+    pub fn run_slice(&mut self, max_instructions: u64) -> RunExit {
         let budget = self.end.saturating_sub(self.machine.cpu.instructions);
         if budget == 0 {
             return RunExit::Budget;
         }
         let until = self.machine.now().add_nanos(FRAME_NANOS);
-        let exit = self.machine.run_to(budget, Some(until));
+        let exit = match self
+            .machine
+            .run_to(budget.min(max_instructions), Some(until))
+        {
+            RunExit::Budget if budget > max_instructions => RunExit::Deadline,
+            other => other,
+        };
         if let Some(t) = &mut self.throttle {
             t.pace(self.machine.now());
         }
@@ -164,7 +178,10 @@ fn display_available() -> bool {
 
 /// Run `machine` on the chosen front end until it ends, then [`finish`].
 pub fn run(machine: Machine, options: &Options) -> Result<ExitCode, String> {
-    let display = options.display.unwrap_or_else(|| {
+    // Asked for by name, the window must open; by default oxbox falls
+    // back to headless with a note (as QEMU does without a display).
+    let asked = options.display;
+    let display = asked.unwrap_or_else(|| {
         if display_available() {
             Display::Window
         } else {
@@ -178,6 +195,9 @@ pub fn run(machine: Machine, options: &Options) -> Result<ExitCode, String> {
         Display::None => headless::run(machine, options),
         Display::Window => match window::run(machine, options) {
             window::Outcome::Ran(machine, ending) => (machine, ending),
+            window::Outcome::NoWindow(_, why) if asked == Some(Display::Window) => {
+                return Err(format!("--display window: cannot open a window: {why}"));
+            }
             window::Outcome::NoWindow(machine, why) => {
                 eprintln!("oxbox: cannot open a window ({why}); running headless");
                 headless::run(machine, options)

@@ -29,6 +29,10 @@ use super::{guest_ending, Ending, Options, Session};
 const REFRESH: Duration = Duration::from_nanos(1_000_000_000 / 60);
 /// How often the title's MIPS figure is updated.
 const TITLE_PERIOD: Duration = Duration::from_secs(1);
+/// The worker looks for input at least this often (in instructions): a
+/// few milliseconds of host time, even when a frame of guest time takes
+/// much longer.
+const INPUT_SLICE: u64 = 500_000;
 /// A halted guest's worker wakes this often to look for input.
 const IDLE_POLL: Duration = Duration::from_millis(20);
 /// The window starts at the guest's resolution times the largest whole
@@ -153,7 +157,7 @@ fn run_machine(
                 Err(TryRecvError::Disconnected) => break 'run Ending::Closed,
             }
         }
-        let exit = session.run_frame();
+        let exit = session.run_slice(INPUT_SLICE);
         let due = last_publish.is_none_or(|t| t.elapsed() >= REFRESH);
         if due || exit != RunExit::Deadline {
             publish(&session.machine, &shared, &mut shown_generation);

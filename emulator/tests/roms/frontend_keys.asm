@@ -14,19 +14,9 @@
 EXT equ 0x500                   ; the last byte was the E0 prefix
 
 rom_start
-    mov si, mode3_regs
-    call vga_program
-    mov si, text_dac
-    xor al, al
-    mov cx, 16
-    call dac_load
-    call load_font
-    mov ah, 0x07
-    call clear_text
     mov si, banner
-    xor di, di
     mov ah, 0x1E
-    call put_text
+    call test_screen
     xor ax, ax
     mov es, ax
     mov byte [es:EXT], 0

@@ -19,19 +19,9 @@ PHASE   equ 0x505               ; byte of the packet expected next
 PACKET  equ 0x506               ; 3 bytes
 
 rom_start
-    mov si, mode3_regs
-    call vga_program
-    mov si, text_dac
-    xor al, al
-    mov cx, 16
-    call dac_load
-    call load_font
-    mov ah, 0x07
-    call clear_text
     mov si, banner
-    xor di, di
     mov ah, 0x07
-    call put_text
+    call test_screen
     xor ax, ax
     mov es, ax
     mov word [es:SUM_X], 0
