@@ -174,6 +174,62 @@ fn headless_mirror_stops_once_the_guest_uses_the_serial_port() {
 }
 
 #[test]
+fn headless_mirrors_seabios_and_its_vga_bios_as_whole_lines() {
+    let seabios = Path::new("/usr/share/seabios");
+    assert!(
+        seabios.join("bios.bin").exists(),
+        "SeaBIOS is missing: apt-get install seabios"
+    );
+    // No disks: SeaBIOS prints its banner through the VGA BIOS (INT 10h
+    // teletype, never COM1 in Debian's build), fails to boot and retries.
+    let out = oxbox()
+        .arg("--bios")
+        .arg(seabios.join("bios.bin"))
+        .arg("--vga-bios")
+        .arg(seabios.join("vgabios-stdvga.bin"))
+        .args([
+            "--display",
+            "none",
+            "--serial",
+            "stdio",
+            "--debugcon",
+            "none",
+        ])
+        .args(["--max-instructions", "150000000"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run oxbox");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines
+            .first()
+            .is_some_and(|l| l.starts_with("SeaBIOS (version")),
+        "{stdout}"
+    );
+    assert!(lines.contains(&"Booting from Hard Disk..."), "{stdout}");
+    // Only whole lines: no sample caught a line half-written.
+    let whole = [
+        "Press ESC for boot menu.",
+        "Booting from Floppy...",
+        "Booting from Hard Disk...",
+        "Boot failed: could not read the boot disk",
+        "No bootable device.  Retrying in 60 seconds.",
+    ];
+    for l in &lines {
+        assert!(
+            l.starts_with("SeaBIOS (version ") && l.ends_with(')') || whole.contains(l),
+            "{l:?} in\n{stdout}"
+        );
+    }
+}
+
+#[test]
 fn without_a_display_the_default_is_headless_with_a_one_line_note() {
     let dir = temp_dir("default");
     let rom = assemble(&dir, "frontend_text", &[]);

@@ -5,21 +5,27 @@
 //! A screen that scrolled (its rows moved up by k) prints only the rows
 //! that came in at the bottom, so teletype output reads like a serial log;
 //! any other changed row is printed again. Blank rows are not printed.
-//! The row holding the cursor is being typed into, so it waits until the
-//! cursor leaves it or it has stayed the same for [`STABLE_SAMPLES`]
-//! samples: a prompt shows up, a half-written line does not.
+//!
+//! A row is printed once it has looked the same in two samples in a row,
+//! so a sample that catches a line half-written does not print the half;
+//! the row holding the cursor is being typed into and waits for
+//! [`STABLE_SAMPLES`] (or for the cursor to leave): a prompt shows up, the
+//! keystrokes of a line being typed do not each print it again.
 
-/// Samples a cursor row must stay unchanged before it is printed.
+/// Samples a row must look the same before it is printed.
+pub const SETTLED_SAMPLES: u32 = 2;
+/// Samples the cursor's row must look the same before it is printed.
 pub const STABLE_SAMPLES: u32 = 15;
 
-/// What has been shown, and the cursor row being held back.
+/// What has been shown, and how long each row has looked the same.
 #[derive(Debug, Default)]
 pub struct TextMirror {
     /// The screen as the terminal has it (trailing spaces trimmed).
     shown: Vec<String>,
-    /// The cursor row's text at the previous sample and how many samples
-    /// in a row it has had that text.
-    held: Option<(usize, String, u32)>,
+    /// The previous sample.
+    last: Vec<String>,
+    /// Per row: samples in a row with the same text (at least 1).
+    same_for: Vec<u32>,
 }
 
 fn trimmed(rows: Vec<String>) -> Vec<String> {
@@ -49,8 +55,7 @@ impl TextMirror {
 
     /// Take a sample: `screen` is the text screen (`None` in graphics
     /// modes), `cursor` the cursor's row if it is shown. Returns the lines
-    /// to print. With `flush` the cursor row is not held back (the run is
-    /// ending).
+    /// to print. With `flush` nothing is held back (the run is ending).
     pub fn sample(
         &mut self,
         screen: Option<Vec<String>>,
@@ -61,19 +66,15 @@ impl TextMirror {
             return Vec::new();
         };
         let new = trimmed(screen);
-        // The cursor row is held while it is still changing.
-        let hold = cursor.filter(|_| !flush).and_then(|row| {
-            let text = new.get(row)?;
-            let count = match &self.held {
-                Some((r, t, n)) if *r == row && t == text => n + 1,
+        self.same_for = new
+            .iter()
+            .enumerate()
+            .map(|(i, row)| match (self.last.get(i), self.same_for.get(i)) {
+                (Some(prev), Some(&n)) if prev == row => n.saturating_add(1),
                 _ => 1,
-            };
-            self.held = Some((row, text.clone(), count));
-            (count < STABLE_SAMPLES).then_some(row)
-        });
-        if hold.is_none() && cursor.is_none() {
-            self.held = None;
-        }
+            })
+            .collect();
+        self.last = new.clone();
         if new == self.shown {
             return Vec::new();
         }
@@ -85,7 +86,12 @@ impl TextMirror {
             if before == Some(row) {
                 continue;
             }
-            if hold == Some(i) {
+            let needed = if cursor == Some(i) {
+                STABLE_SAMPLES
+            } else {
+                SETTLED_SAMPLES
+            };
+            if !flush && self.same_for[i] < needed {
                 // Not shown yet: keep it "changed" for the next sample.
                 shown[i] = before.cloned().unwrap_or_default();
                 continue;
@@ -109,42 +115,54 @@ mod tests {
         Some(v)
     }
 
+    /// Sample the same screen until it has settled.
+    fn settled(m: &mut TextMirror, rows: &[&str], cursor: Option<usize>) -> Vec<String> {
+        (0..SETTLED_SAMPLES)
+            .flat_map(|_| m.sample(screen(rows), cursor, false))
+            .collect()
+    }
+
     #[test]
     fn new_rows_print_once_and_unchanged_rows_not_again() {
         let mut m = TextMirror::new();
         assert_eq!(
-            m.sample(screen(&["hello", "", "world"]), None, false),
+            settled(&mut m, &["hello", "", "world"], None),
             ["hello", "world"]
         );
-        assert!(m
-            .sample(screen(&["hello", "", "world"]), None, false)
-            .is_empty());
+        assert!(settled(&mut m, &["hello", "", "world"], None).is_empty());
         assert_eq!(
-            m.sample(screen(&["hello", "there", "world"]), None, false),
+            settled(&mut m, &["hello", "there", "world"], None),
             ["there"]
         );
         assert_eq!(
-            m.sample(screen(&["HELLO", "there", "world"]), None, false),
+            settled(&mut m, &["HELLO", "there", "world"], None),
             ["HELLO"]
         );
     }
 
     #[test]
+    fn a_half_written_line_caught_by_one_sample_is_not_printed() {
+        let mut m = TextMirror::new();
+        assert!(m.sample(screen(&["Se"]), None, false).is_empty());
+        assert_eq!(settled(&mut m, &["SeaBIOS"], None), ["SeaBIOS"]);
+    }
+
+    #[test]
     fn a_scrolling_screen_prints_only_the_rows_that_came_in() {
         let mut m = TextMirror::new();
-        let out = m.sample(screen(&["a1", "a2", "a3", "a4", "a5"]), None, false);
+        let out = settled(&mut m, &["a1", "a2", "a3", "a4", "a5"], None);
         assert_eq!(out, ["a1", "a2", "a3", "a4", "a5"]);
-        let out = m.sample(screen(&["a3", "a4", "a5", "a6", "a7"]), None, false);
+        let out = settled(&mut m, &["a3", "a4", "a5", "a6", "a7"], None);
         assert_eq!(out, ["a6", "a7"]);
     }
 
     #[test]
     fn the_cursor_row_waits_until_the_cursor_leaves_or_it_settles() {
         let mut m = TextMirror::new();
-        assert!(m.sample(screen(&["he"]), Some(0), false).is_empty());
-        assert!(m.sample(screen(&["hell"]), Some(0), false).is_empty());
+        assert!(settled(&mut m, &["he"], Some(0)).is_empty());
+        assert!(settled(&mut m, &["hell"], Some(0)).is_empty());
         // Enter: the cursor moves on, the finished line prints.
-        assert_eq!(m.sample(screen(&["hello", "p"]), Some(1), false), ["hello"]);
+        assert_eq!(settled(&mut m, &["hello", "p"], Some(1)), ["hello"]);
         // A prompt that stays prints after STABLE_SAMPLES samples.
         let mut printed = Vec::new();
         for _ in 0..STABLE_SAMPLES + 1 {
@@ -152,10 +170,8 @@ mod tests {
         }
         assert_eq!(printed, ["prompt>"]);
         // At the end of the run nothing is held back.
-        assert_eq!(
-            m.sample(screen(&["hello", "prompt> x"]), Some(1), true),
-            ["prompt> x"]
-        );
+        let out = m.sample(screen(&["hello", "prompt> x"]), Some(1), true);
+        assert_eq!(out, ["prompt> x"]);
     }
 
     #[test]
