@@ -243,6 +243,8 @@ struct Ui {
     title_at: Instant,
     title_instructions: u64,
     mips: f64,
+    /// Whether the title shows the grabbed-mouse hint.
+    titled_grab: bool,
 }
 
 impl Ui {
@@ -259,6 +261,7 @@ impl Ui {
             title_at: Instant::now(),
             title_instructions: 0,
             mips: 0.0,
+            titled_grab: false,
         }
     }
 
@@ -408,13 +411,15 @@ impl Ui {
 
     fn title(&mut self, window: &mut Window, instructions: u64) {
         let elapsed = self.title_at.elapsed();
-        if elapsed < TITLE_PERIOD {
+        if elapsed >= TITLE_PERIOD {
+            let n = instructions.saturating_sub(self.title_instructions);
+            self.mips = n as f64 / elapsed.as_secs_f64() / 1e6;
+            self.title_at = Instant::now();
+            self.title_instructions = instructions;
+        } else if self.titled_grab == self.grabbed {
             return;
         }
-        let n = instructions.saturating_sub(self.title_instructions);
-        self.mips = n as f64 / elapsed.as_secs_f64() / 1e6;
-        self.title_at = Instant::now();
-        self.title_instructions = instructions;
+        self.titled_grab = self.grabbed;
         let hint = if self.grabbed {
             " (Ctrl+Alt+G releases the mouse)"
         } else {
