@@ -783,7 +783,16 @@ impl Machine {
     /// interrupts enabled skips ahead to it (DESIGN.md, "Batches, not
     /// polling").
     pub fn run(&mut self, max_instructions: u64) -> RunExit {
+        self.run_to(max_instructions, None)
+    }
+
+    /// [`Machine::run`], stopping also when guest time reaches `until`
+    /// (returning [`RunExit::Deadline`]): front ends run the guest in
+    /// slices of virtual time to refresh a display or pace it to the wall
+    /// clock. Idle time skipped by HLT stops there too.
+    pub fn run_to(&mut self, max_instructions: u64, until: Option<VirtualTime>) -> RunExit {
         let end = self.cpu.instructions.saturating_add(max_instructions);
+        let until_cycles = until.map(|t| self.bus.cpu_clock.ticks_to_reach(t));
         let exit = loop {
             let now = self.now();
             let deadline = self.bus.advance_devices(now);
@@ -801,6 +810,10 @@ impl Machine {
             // outside stop request is seen promptly.
             let batch_end = self.cpu.cycles + (self.bus.cpu_clock.whole_hz() / 1000).max(1);
             let cycle_limit = cycle_limit.min(batch_end);
+            if until_cycles.is_some_and(|u| self.cpu.cycles >= u) {
+                break RunExit::Deadline;
+            }
+            let cycle_limit = cycle_limit.min(until_cycles.unwrap_or(u64::MAX));
             let budget = end.saturating_sub(self.cpu.instructions);
             match self.cpu.run_until(&mut self.bus, budget, cycle_limit) {
                 RunExit::Deadline => {}
@@ -824,6 +837,12 @@ impl Machine {
                         self.bus.pci.add_function(VGA_FUNCTION, vga_config(rom_len));
                         let (read, write) = legacy_window(&self.bus.pci);
                         self.cpu.mem_mut().set_pam(read, write);
+                        // PCIRST# resets the VGA, and the ISA reset line
+                        // (RSTDRV) the keyboard controller with whatever
+                        // scan codes it still held (82371SB datasheet,
+                        // "Reset Control Register": SYS_RST asserts both).
+                        self.bus.vga.reset();
+                        self.bus.kbc = I8042::new();
                     }
                     self.reset_cpu();
                 }
@@ -837,8 +856,9 @@ impl Machine {
                     }
                     match next {
                         Some(t) if self.cpu.interrupts_enabled() => {
-                            self.cpu.cycles =
-                                self.bus.cpu_clock.ticks_to_reach(t).max(self.cpu.cycles);
+                            let wake = self.bus.cpu_clock.ticks_to_reach(t);
+                            let wake = wake.min(until_cycles.unwrap_or(u64::MAX));
+                            self.cpu.cycles = wake.max(self.cpu.cycles);
                         }
                         _ => {
                             self.let_devices_finish();

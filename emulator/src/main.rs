@@ -11,10 +11,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use oxbox::cpu::{CpuModel, RunExit};
+use oxbox::cpu::CpuModel;
 use oxbox::linux_boot::LinuxImages;
 use oxbox::machine::Machine;
-use oxbox_devices::uart16550::{FileBackend, StdioBackend, TcpBackend};
+use oxbox_devices::uart16550::{FileBackend, SerialBackend, StdioBackend, TcpBackend};
+
+mod frontend;
+use frontend::{Display, SerialTap};
 
 /// The built-in firmware until oxbox's BIOS lands: the CPU self-test ROM
 /// (source in bios/selftest.asm).
@@ -79,9 +82,19 @@ struct Args {
     #[arg(long, value_name = "N")]
     max_instructions: Option<u64>,
 
-    /// Display: none (headless). The window arrives with the front ends.
-    #[arg(long, default_value = "none", value_parser = parse_display)]
-    display: String,
+    /// Display: window, or none (headless: COM1 on stdio, the VGA text
+    /// screen mirrored to the terminal). Default: a window when an X11
+    /// display is available.
+    #[arg(long, value_parser = parse_display)]
+    display: Option<Display>,
+
+    /// Write a PNG of the guest screen to PATH at exit.
+    #[arg(long, value_name = "PATH")]
+    screenshot: Option<PathBuf>,
+
+    /// Throttle the guest's virtual clock to the wall clock.
+    #[arg(long)]
+    realtime: bool,
 
     /// COM1's back end: stdio, none, file:PATH, or tcp:127.0.0.1:PORT.
     #[arg(long, default_value = "stdio", value_parser = parse_serial)]
@@ -137,11 +150,11 @@ enum Debugcon {
     File(PathBuf),
 }
 
-fn parse_display(s: &str) -> Result<String, String> {
+fn parse_display(s: &str) -> Result<Display, String> {
     match s {
-        "none" => Ok(s.to_string()),
-        "window" => Err("the window display is not built yet; use --display none".to_string()),
-        _ => Err(format!("expected none or window, got '{s}'")),
+        "none" => Ok(Display::None),
+        "window" => Ok(Display::Window),
+        _ => Err(format!("expected window or none, got '{s}'")),
     }
 }
 
@@ -254,14 +267,12 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             std::fs::read(p).map_err(|e| format!("cannot read VGA BIOS {}: {e}", p.display()))?;
         machine.bus.set_vga_rom(rom);
     }
-    match &args.serial {
-        Serial::None => {}
-        Serial::Stdio => machine.bus.attach_serial(Box::new(StdioBackend::new())),
-        Serial::File(p) => machine
-            .bus
-            .attach_serial(Box::new(FileBackend::create(p).map_err(|e| {
-                format!("cannot create serial output file {}: {e}", p.display())
-            })?)),
+    let serial: Option<Box<dyn SerialBackend>> = match &args.serial {
+        Serial::None => None,
+        Serial::Stdio => Some(Box::new(StdioBackend::new())),
+        Serial::File(p) => Some(Box::new(FileBackend::create(p).map_err(|e| {
+            format!("cannot create serial output file {}: {e}", p.display())
+        })?)),
         Serial::Tcp(port) => {
             let backend = TcpBackend::bind(*port)
                 .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
@@ -269,54 +280,25 @@ fn run(args: &Args) -> Result<ExitCode, String> {
                 "oxbox: COM1 listening on 127.0.0.1:{}",
                 backend.local_port()
             );
-            machine.bus.attach_serial(Box::new(backend));
+            Some(Box::new(backend))
         }
-    }
-    let budget = args.max_instructions.unwrap_or(u64::MAX);
-    // Ctrl-C ends the run cleanly: the disks are flushed below.
+    };
+    // The headless text mirror steps aside once the guest uses COM1.
+    let serial_used = serial.map(|backend| {
+        let tap = SerialTap::new(backend);
+        let used = tap.used();
+        machine.bus.attach_serial(Box::new(tap));
+        used
+    });
+    // Ctrl-C ends the run cleanly: the front end flushes the disks.
     let flag = machine.interrupt.clone();
     let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::Relaxed));
-    let exit = machine.run(budget);
-    let interrupted = machine.interrupt.load(std::sync::atomic::Ordering::Relaxed);
-    // Disk writes reach the image files before oxbox exits.
-    if let Err(e) = machine.bus.ide.flush_all() {
-        eprintln!("oxbox: flushing disks: {e}");
-    }
-    match exit {
-        RunExit::Budget => {
-            eprintln!(
-                "oxbox: instruction budget reached at {}",
-                where_the_cpu_is(&machine)
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        RunExit::Halted | RunExit::Deadline => Ok(ExitCode::SUCCESS),
-        RunExit::Stopped if interrupted && machine.bus.exit_status.is_none() => {
-            eprintln!("oxbox: interrupted; disks flushed");
-            Ok(ExitCode::from(130))
-        }
-        RunExit::Stopped => {
-            // The guest chose its exit status through the exit port.
-            let status = machine.bus.exit_status.unwrap_or(1);
-            Ok(ExitCode::from(status.clamp(0, 255) as u8))
-        }
-        RunExit::Shutdown => {
-            eprintln!(
-                "oxbox: the guest triple-faulted (CPU shutdown) at {}",
-                where_the_cpu_is(&machine)
-            );
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
-/// "CS:EIP after N instructions", for the messages that end a run.
-fn where_the_cpu_is(machine: &Machine) -> String {
-    let cpu = &machine.cpu;
-    format!(
-        "{:04X}:{:08X} after {} instructions",
-        cpu.segs[oxbox::cpu::seg::CS].selector,
-        cpu.eip,
-        cpu.instructions
-    )
+    let options = frontend::Options {
+        display: args.display,
+        screenshot: args.screenshot.clone(),
+        realtime: args.realtime,
+        max_instructions: args.max_instructions,
+        serial_used,
+    };
+    frontend::run(machine, &options)
 }

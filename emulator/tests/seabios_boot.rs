@@ -136,6 +136,8 @@ fn guest_writes_are_in_the_image_after_a_clean_exit() {
         .args(["--bios", SEABIOS, "--hda"])
         .arg(&disk)
         .args([
+            "--display",
+            "none",
             "--serial",
             "none",
             "--debugcon",
@@ -171,7 +173,14 @@ fn guest_writes_are_in_the_image_after_ctrl_c() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_oxbox"))
         .args(["--bios", SEABIOS, "--hda"])
         .arg(&disk)
-        .args(["--serial", "none", "--debugcon", "stdio"])
+        .args([
+            "--display",
+            "none",
+            "--serial",
+            "none",
+            "--debugcon",
+            "stdio",
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("run oxbox");
