@@ -54,7 +54,7 @@ fn committed_rom_images_match_their_source() {
     );
     let out_dir = std::env::temp_dir().join(format!("oxbox-rom-check-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).unwrap();
-    for name in ["selftest", "bench"] {
+    for name in ["selftest", "bench", "oxbios"] {
         let out = out_dir.join(format!("{name}.bin"));
         let status = Command::new("nasm")
             .current_dir(repo().join("bios"))
