@@ -1,0 +1,406 @@
+; A boot disk that calls BIOS services and reports what they return on the
+; debug console (port 0xE9), one line per check: a name, then values in
+; hexadecimal. The test (emulator/tests/oxbios_boot.rs) compares them with
+; what the command line implies (RAM size, disk sizes). Sector 0 loads the
+; rest (sectors 1-7) through INT 13h AH=02h; the run ends through port
+; 0xF4 with 0x11.
+;
+; Drive 80h is expected to hold this image, drive 81h a disk whose last
+; sector begins with the text "LAST".
+
+bits 16
+cpu 386
+org 0x7C00
+
+start:
+    cli
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov sp, 0x7C00
+    sti
+    mov [boot_drive], dl
+    mov ax, 0x0207              ; 7 sectors
+    mov cx, 0x0002
+    xor dh, dh
+    mov bx, 0x7E00
+    int 0x13
+    jc load_failed
+    jmp main
+
+load_failed:
+    mov al, 'X'
+    out 0xE9, al
+    mov al, 0x7F
+    out 0xF4, al
+    cli
+    hlt
+
+boot_drive: db 0
+
+    times 510 - ($ - $$) db 0
+    dw 0xAA55
+
+; ---------------------------------------------------------------------------
+main:
+    ; boot: DL at entry
+    mov si, s_boot
+    call name
+    movzx eax, byte [boot_drive]
+    call hex
+    call nl
+
+    ; INT 12h: base memory KiB
+    mov si, s_int12
+    call name
+    int 0x12
+    movzx eax, ax
+    call hex
+    call nl
+
+    ; INT 11h: equipment word
+    mov si, s_int11
+    call name
+    int 0x11
+    movzx eax, ax
+    call hex
+    call nl
+
+    ; INT 15h AH=88h, E801h
+    mov si, s_int15_88
+    call name
+    mov ah, 0x88
+    clc
+    int 0x15
+    pushf
+    movzx eax, ax
+    call hex
+    popf
+    call carry
+    call nl
+    mov si, s_e801
+    call name
+    mov ax, 0xE801
+    int 0x15
+    push bx
+    movzx eax, ax
+    call hex
+    pop ax
+    movzx eax, ax
+    call hex
+    call nl
+
+    ; INT 15h E820: every entry "base length type".
+    xor ebx, ebx
+.e820:
+    mov eax, 0xE820
+    mov edx, 0x534D4150
+    mov ecx, 24
+    mov di, e820_buf
+    int 0x15
+    jc .e820_done
+    cmp eax, 0x534D4150
+    jne .e820_done
+    push ebx
+    mov si, s_e820
+    call name
+    mov eax, [e820_buf + 4]
+    call hex
+    mov eax, [e820_buf]
+    call hex
+    mov eax, [e820_buf + 12]
+    call hex
+    mov eax, [e820_buf + 8]
+    call hex
+    mov eax, [e820_buf + 16]
+    call hex
+    call nl
+    pop ebx
+    test ebx, ebx
+    jnz .e820
+.e820_done:
+
+    ; INT 13h AH=08h on 80h and 81h: CX DX CF
+    mov dl, 0x80
+    call disk_params
+    mov dl, 0x81
+    call disk_params
+
+    ; INT 13h AH=41h on 80h: BX AH CX CF
+    mov si, s_ext
+    call name
+    mov ah, 0x41
+    mov bx, 0x55AA
+    mov dl, 0x80
+    int 0x13
+    pushf
+    push cx
+    push ax
+    movzx eax, bx
+    call hex
+    pop ax
+    movzx eax, ah
+    call hex
+    pop cx
+    movzx eax, cx
+    call hex
+    popf
+    call carry
+    call nl
+
+    ; INT 13h AH=48h on 80h and 81h: buffer size, sectors (hi lo), bytes
+    ; per sector, CF
+    mov dl, 0x80
+    call edd_params
+    mov dl, 0x81
+    call edd_params
+
+    ; INT 13h AH=42h: the last sector of drive 81h (an LBA beyond CHS and,
+    ; for a disk over 128 GiB, beyond 28 bits).
+    mov si, s_last
+    call name
+    mov eax, [edd_buf + 16]
+    mov edx, [edd_buf + 20]
+    sub eax, 1
+    sbb edx, 0
+    mov [dap + 8], eax
+    mov [dap + 12], edx
+    mov ah, 0x42
+    mov dl, 0x81
+    mov si, dap
+    int 0x13
+    pushf
+    mov eax, [0x8800]
+    call hex
+    popf
+    call carry
+    call nl
+
+    ; Unsupported services: AH and CF.
+    mov si, s_unsup15
+    call name
+    mov ah, 0xEF
+    clc
+    int 0x15
+    call ah_cf
+    mov si, s_unsup1a
+    call name
+    mov ah, 0x77
+    clc
+    int 0x1A
+    call ah_cf
+    mov si, s_unsup16
+    call name
+    mov ah, 0x77
+    clc
+    int 0x16
+    call ah_cf
+    mov si, s_unsup13
+    call name
+    mov ah, 0x77
+    mov dl, 0x80
+    clc
+    int 0x13
+    call ah_cf
+
+    ; INT 1Ah AH=00h twice, 10 timer interrupts apart (HLT waits for one).
+    mov si, s_ticks
+    call name
+    xor ah, ah
+    int 0x1A
+    mov ax, cx
+    shl eax, 16
+    mov ax, dx
+    call hex
+    mov cx, 10
+.wait:
+    sti
+    hlt
+    loop .wait
+    xor ah, ah
+    int 0x1A
+    mov ax, cx
+    shl eax, 16
+    mov ax, dx
+    call hex
+    call nl
+
+    ; INT 1Ah AH=04h: the RTC date (BCD): CX DX
+    mov si, s_date
+    call name
+    mov ah, 0x04
+    int 0x1A
+    push dx
+    movzx eax, cx
+    call hex
+    pop dx
+    movzx eax, dx
+    call hex
+    call nl
+
+    ; PCI BIOS: B101h (EDX 'PCI ', BX version) and B102h for the PIIX3
+    ; IDE function 8086:7010 (BX = its bus/device/function).
+    mov si, s_pci
+    call name
+    mov ax, 0xB101
+    xor edx, edx
+    int 0x1A
+    push bx
+    mov eax, edx
+    call hex
+    pop ax
+    movzx eax, ax
+    call hex
+    mov ax, 0xB102
+    mov cx, 0x7010
+    mov dx, 0x8086
+    xor si, si
+    int 0x1A
+    movzx eax, bx
+    call hex
+    call nl
+
+    mov si, s_done
+    call name
+    call nl
+    mov al, 0x11
+    out 0xF4, al
+    cli
+    hlt
+
+; INT 13h AH=08h on drive DL.
+disk_params:
+    mov si, s_params
+    call name
+    movzx eax, dl
+    call hex
+    mov ah, 0x08
+    xor di, di
+    int 0x13
+    pushf
+    push dx
+    movzx eax, cx
+    call hex
+    pop dx
+    movzx eax, dx
+    call hex
+    popf
+    call carry
+    call nl
+    ret
+
+; INT 13h AH=48h on drive DL into edd_buf.
+edd_params:
+    mov si, s_edd
+    call name
+    movzx eax, dl
+    call hex
+    mov word [edd_buf], 0x1E
+    mov ah, 0x48
+    mov si, edd_buf
+    int 0x13
+    pushf
+    movzx eax, word [edd_buf]
+    call hex
+    mov eax, [edd_buf + 20]
+    call hex
+    mov eax, [edd_buf + 16]
+    call hex
+    movzx eax, word [edd_buf + 24]
+    call hex
+    popf
+    call carry
+    call nl
+    ret
+
+; Print AH and CF.
+ah_cf:
+    pushf
+    movzx eax, ah
+    call hex
+    popf
+    call carry
+    call nl
+    ret
+
+; Print " 1" or " 0" for CF.
+carry:
+    mov eax, 0
+    adc eax, 0
+    jmp hex
+
+; Print the string at SI.
+name:
+    push ax
+.l:
+    lodsb
+    test al, al
+    jz .d
+    out 0xE9, al
+    jmp .l
+.d:
+    pop ax
+    ret
+
+; Print " " and EAX in hexadecimal.
+hex:
+    push eax
+    push cx
+    push eax
+    mov al, ' '
+    out 0xE9, al
+    pop eax
+    mov cx, 8
+.digit:
+    rol eax, 4
+    push eax
+    and al, 0x0F
+    add al, '0'
+    cmp al, '9'
+    jbe .out
+    add al, 'A' - '9' - 1
+.out:
+    out 0xE9, al
+    pop eax
+    loop .digit
+    pop cx
+    pop eax
+    ret
+
+nl:
+    push ax
+    mov al, 10
+    out 0xE9, al
+    pop ax
+    ret
+
+s_boot:    db "boot", 0
+s_int12:   db "int12", 0
+s_int11:   db "int11", 0
+s_int15_88: db "int15_88", 0
+s_e801:    db "e801", 0
+s_e820:    db "e820", 0
+s_params:  db "params", 0
+s_ext:     db "ext", 0
+s_edd:     db "edd", 0
+s_last:    db "last", 0
+s_unsup15: db "unsupported15", 0
+s_unsup1a: db "unsupported1a", 0
+s_unsup16: db "unsupported16", 0
+s_unsup13: db "unsupported13", 0
+s_ticks:   db "ticks", 0
+s_date:    db "date", 0
+s_pci:     db "pci", 0
+s_done:    db "done", 0
+
+align 4
+dap:
+    db 0x10, 0
+    dw 1                        ; blocks
+    dw 0x8800, 0                ; buffer 0000:8800
+    dd 0, 0                     ; LBA
+e820_buf: times 24 db 0
+edd_buf:  times 0x1E db 0
+
+    times 8 * 512 - ($ - $$) db 0
