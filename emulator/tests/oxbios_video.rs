@@ -1,0 +1,201 @@
+//! oxbox's BIOS drives the VGA itself: the POST screen in mode 03h drawn
+//! with the font the BIOS loads into plane 2, modes 13h and VBE through
+//! INT 10h (testsuite/roms/bios_video.asm), checked on the VGA's rendered
+//! frame and text.
+
+use std::path::Path;
+use std::process::Command;
+
+use oxbox::cpu::{CpuModel, RunExit};
+use oxbox::machine::Machine;
+use oxbox_devices::disk::MemDisk;
+use oxbox_devices::ide::{Channel, Unit};
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn oxbios() -> Vec<u8> {
+    std::fs::read(repo().join("roms/oxbios.bin")).expect("roms/oxbios.bin")
+}
+
+/// The 8x16 glyphs as bios/oxbios/font8x16.inc lists them.
+fn font() -> Vec<[u8; 16]> {
+    let text = std::fs::read_to_string(repo().join("bios/oxbios/font8x16.inc")).unwrap();
+    let glyphs: Vec<[u8; 16]> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("db "))
+        .map(|l| {
+            let bytes: Vec<u8> = l
+                .split(';')
+                .next()
+                .unwrap()
+                .split(',')
+                .map(|b| u8::from_str_radix(b.trim().trim_start_matches("0x"), 16).unwrap())
+                .collect();
+            bytes.try_into().unwrap()
+        })
+        .collect();
+    assert_eq!(glyphs.len(), 256);
+    glyphs
+}
+
+fn machine(ram_mib: usize) -> Machine {
+    Machine::new(
+        CpuModel::PentiumPro,
+        ram_mib << 20,
+        &oxbios(),
+        Box::new(std::io::sink()),
+    )
+    .unwrap()
+}
+
+/// Boot bios_video.asm with its selector byte set to `what`; run to its
+/// final HLT.
+fn run_video_program(what: u8) -> Machine {
+    let out = std::env::temp_dir().join(format!(
+        "oxbox-bios-video-{}-{what}.bin",
+        std::process::id()
+    ));
+    let status = Command::new("nasm")
+        .current_dir(repo().join("testsuite/roms"))
+        .args(["-f", "bin", "-o"])
+        .arg(&out)
+        .arg("bios_video.asm")
+        .status()
+        .expect("nasm is needed (Debian: apt-get install nasm)");
+    assert!(status.success());
+    let mut img = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    img[0x1F0] = what;
+    img.resize(64 * 512, 0);
+    let mut m = machine(32);
+    m.bus
+        .ide
+        .attach_disk(
+            Channel::Primary,
+            Unit::Master,
+            Box::new(MemDisk::from_bytes(img, 512)),
+        )
+        .unwrap();
+    m.record_disks_in_cmos();
+    assert_eq!(m.run(200_000_000), RunExit::Halted);
+    m
+}
+
+/// What the boot sector printed on the debug console (after the BIOS's
+/// own messages).
+fn program_output(m: &Machine) -> String {
+    let log = String::from_utf8_lossy(&m.bus.debugcon_log).into_owned();
+    let marker = "Booting from Hard Disk...\n";
+    let at = log.find(marker).expect(&log);
+    log[at + marker.len()..].to_string()
+}
+
+#[test]
+fn the_post_screen_is_drawn_in_mode_03h_with_the_bios_font() {
+    let mut m = machine(32);
+    assert_eq!(m.run(100_000_000), RunExit::Halted);
+    let text = m.bus.vga.text_snapshot().expect("a text mode");
+    assert_eq!(text.len(), 25);
+    assert_eq!(text[0].chars().count(), 80);
+    assert!(text[0].starts_with("oxbox BIOS"), "{text:#?}");
+    let ext = format!("{} KiB extended", 31 * 1024);
+    assert!(text[1].contains(&ext), "{text:#?}");
+    assert!(
+        text.iter().any(|r| r.starts_with("No bootable device.")),
+        "{text:#?}"
+    );
+    // 720x400: each of the first ten characters of row 0 has the pixels
+    // of its glyph, foreground where the font has a bit set.
+    let frame = m.bus.vga.render();
+    assert_eq!((frame.width, frame.height), (720, 400));
+    let glyphs = font();
+    let bg = frame.pixel(8, 15).unwrap(); // below the 'o'
+    let fg = frame.pixel(3, 6).unwrap(); // in the 'o'
+    assert_ne!(fg, bg);
+    for (col, ch) in "oxbox BIOS".bytes().enumerate() {
+        let glyph = glyphs[ch as usize];
+        for (y, bits) in glyph.iter().enumerate() {
+            for x in 0..8 {
+                let set = bits & (0x80 >> x) != 0;
+                let p = frame.pixel(col as u32 * 9 + x, y as u32).unwrap();
+                assert_eq!(
+                    p,
+                    if set { fg } else { bg },
+                    "'{}' at ({x}, {y})",
+                    ch as char
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn mode_13h_shows_video_memory_through_the_default_palette() {
+    let m = run_video_program(0);
+    assert!(m.bus.vga.text_snapshot().is_none(), "a graphics mode");
+    let frame = m.bus.vga.render();
+    assert_eq!((frame.width, frame.height), (320, 200));
+    // The first 16 colours are the CGA/EGA ones: black, then blue ... white.
+    assert_eq!(frame.pixel(0, 0), Some(0x000000));
+    let blue = frame.pixel(1, 0).unwrap();
+    assert!(blue & 0xFF > 0x80 && blue >> 8 == 0, "{blue:06x}");
+    let red = frame.pixel(4, 0).unwrap();
+    assert!(red >> 16 > 0x80 && red & 0xFFFF == 0, "{red:06x}");
+    let white = frame.pixel(0, 1).unwrap();
+    assert!(white & 0xFF > 0xF0 && white >> 16 > 0xF0, "{white:06x}");
+    // Distinct colours for the 16 distinct bytes.
+    let mut row: Vec<u32> = (0..16).map(|x| frame.pixel(x, 0).unwrap()).collect();
+    row.sort_unstable();
+    row.dedup();
+    assert_eq!(row.len(), 16);
+}
+
+#[test]
+fn vbe_reports_and_sets_a_linear_framebuffer_mode() {
+    let m = run_video_program(1);
+    let out = program_output(&m);
+    let v: Vec<u32> = out
+        .split_whitespace()
+        .map(|w| u32::from_str_radix(w, 16).unwrap())
+        .collect();
+    let lfb = m.bus.vga.lfb_base();
+    assert_eq!(
+        v,
+        [
+            0x004F,
+            u32::from_le_bytes(*b"VESA"),
+            0x0200,
+            0x004F,
+            640,
+            480,
+            24,
+            lfb,
+            0x004F,
+            0x4112
+        ],
+        "{out}"
+    );
+    let frame = m.bus.vga.render();
+    assert_eq!((frame.width, frame.height), (640, 480));
+}
+
+#[test]
+fn text_services_write_read_scroll_and_move_the_cursor() {
+    let m = run_video_program(2);
+    let out = program_output(&m);
+    let v: Vec<u32> = out
+        .split_whitespace()
+        .map(|w| u32::from_str_radix(w, 16).unwrap())
+        .collect();
+    // Cursor after the teletype B: row 2, column 5; AH=08h: 'A' in 1Eh;
+    // AH=0Fh: 80 columns, mode 03h.
+    assert_eq!(v, [0x0205, 0x1E41, 0x5003], "{out}");
+    let text = m.bus.vga.text_snapshot().unwrap();
+    // The scroll moved rows 2-5 up by one into 1-4 and blanked row 5.
+    assert_eq!(text[1].trim_end(), "   AB", "{text:#?}");
+    assert_eq!(text[2].trim_end(), "", "{text:#?}");
+    assert_eq!(text[4].trim_end(), "string", "{text:#?}");
+    assert_eq!(text[5].trim_end(), "", "{text:#?}");
+}
