@@ -153,9 +153,11 @@ post:
     POST_CODE 0x07
     call pci_init
     POST_CODE 0x08
-    call video_post
-    POST_CODE 0x09
     call rom_scan
+    POST_CODE 0x09
+    ; Text mode 03h through whichever INT 10h is now installed (a VGA
+    ; option ROM expects the system BIOS to set the first mode).
+    call video_post
     POST_CODE 0x0A
     call ata_detect
     POST_CODE 0x0B

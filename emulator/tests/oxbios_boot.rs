@@ -152,7 +152,7 @@ fn int13_08(geometry: (u64, u64, u64), drives: u64) -> (u64, u64) {
 }
 
 fn bcd(v: u64) -> u64 {
-    (v / 10) << 4 | v % 10
+    ((v / 10) << 4) | (v % 10)
 }
 
 #[test]

@@ -199,3 +199,32 @@ fn text_services_write_read_scroll_and_move_the_cursor() {
     assert_eq!(text[4].trim_end(), "string", "{text:#?}");
     assert_eq!(text[5].trim_end(), "", "{text:#?}");
 }
+
+#[test]
+fn a_pci_vga_option_rom_takes_over_int_10h() {
+    const VGABIOS: &str = "/usr/share/seabios/vgabios-stdvga.bin";
+    assert!(
+        Path::new(VGABIOS).exists(),
+        "{VGABIOS} is missing: install Debian's seabios package"
+    );
+    let mut m = machine(32);
+    m.bus.set_vga_rom(std::fs::read(VGABIOS).unwrap());
+    assert_eq!(m.run(200_000_000), RunExit::Halted);
+    let log = String::from_utf8_lossy(&m.bus.debugcon_log).into_owned();
+    // The ROM ran (it announces itself on the debug port) before the POST
+    // screen, which then went through its INT 10h.
+    let rom = log.find("SeaVGABIOS").expect(&log);
+    let post = log.find("oxbox BIOS").expect(&log);
+    assert!(rom < post, "{log}");
+    let mem = m.cpu.mem_mut();
+    let vector = u16::from_le_bytes([mem.read_u8(0x42), mem.read_u8(0x43)]);
+    assert_eq!(vector, 0xC000, "INT 10h points into the shadowed ROM");
+    // The shadow copy is the ROM's image (its header; the ROM patches its
+    // own data during initialisation).
+    let rom_image = std::fs::read(VGABIOS).unwrap();
+    for (i, &b) in rom_image.iter().take(3).enumerate() {
+        assert_eq!(mem.read_u8(0xC0000 + i as u32), b, "byte {i:#x}");
+    }
+    let text = m.bus.vga.text_snapshot().expect("text mode");
+    assert!(text[0].starts_with("oxbox BIOS"), "{text:#?}");
+}
