@@ -228,3 +228,86 @@ fn a_pci_vga_option_rom_takes_over_int_10h() {
     let text = m.bus.vga.text_snapshot().expect("text mode");
     assert!(text[0].starts_with("oxbox BIOS"), "{text:#?}");
 }
+
+#[test]
+fn keystrokes_reach_int_16h_as_scan_code_and_ascii() {
+    use oxbox_devices::ps2::Key;
+    let out = std::env::temp_dir().join(format!("oxbox-bios-kbd-{}.bin", std::process::id()));
+    let status = Command::new("nasm")
+        .current_dir(repo().join("testsuite/roms"))
+        .args(["-f", "bin", "-o"])
+        .arg(&out)
+        .arg("bios_keyboard.asm")
+        .status()
+        .expect("nasm");
+    assert!(status.success());
+    let mut img = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    img.resize(64 * 512, 0);
+    let mut m = machine(32);
+    m.bus
+        .ide
+        .attach_disk(
+            Channel::Primary,
+            Unit::Master,
+            Box::new(MemDisk::from_bytes(img, 512)),
+        )
+        .unwrap();
+    let booted = |m: &Machine| String::from_utf8_lossy(&m.bus.debugcon_log).contains("ready");
+    while !booted(&m) {
+        assert_eq!(
+            m.run(1_000_000),
+            RunExit::Budget,
+            "the boot sector never ran"
+        );
+    }
+    // (keys held down together, in order; released in reverse) and what
+    // INT 16h returns for them (IBM PC AT scan code/ASCII table).
+    let strokes: [(&[Key], u16); 11] = [
+        (&[Key::KeyA], 0x1E61),
+        (&[Key::ShiftLeft, Key::KeyA], 0x1E41),
+        (&[Key::ControlLeft, Key::KeyC], 0x2E03),
+        (&[Key::AltLeft, Key::KeyX], 0x2D00),
+        (&[Key::F1], 0x3B00),
+        (&[Key::ShiftRight, Key::F1], 0x5400),
+        (&[Key::ArrowUp], 0x48E0),
+        (&[Key::NumpadEnter], 0xE00D),
+        (&[Key::Enter], 0x1C0D),
+        (&[Key::CapsLock], 0), // no character; the next key is shifted
+        (&[Key::ArrowUp], 0x4800),
+    ];
+    // Each stroke's presses and releases go in together: no key stays
+    // down while the guest runs (a halted guest skips ahead in time, and
+    // a held key would repeat).
+    let mut type_keys = |m: &mut Machine, keys: &[Key]| {
+        let now = m.now();
+        for &k in keys {
+            m.bus.kbc.key_event(now, k, true);
+        }
+        for &k in keys.iter().rev() {
+            m.bus.kbc.key_event(now, k, false);
+        }
+        m.run(200_000);
+    };
+    let mut expected = Vec::new();
+    for (keys, code) in strokes {
+        type_keys(&mut m, keys);
+        if code == 0 {
+            // Caps Lock: then 'b' comes out as 'B'.
+            type_keys(&mut m, &[Key::KeyB]);
+            expected.push(0x3042);
+        } else {
+            expected.push(code);
+        }
+    }
+    // Shift flags: Caps Lock on (bit 6), nothing held.
+    expected.push(0x0040);
+    assert_eq!(m.run(10_000_000), RunExit::Stopped);
+    let log = String::from_utf8_lossy(&m.bus.debugcon_log).into_owned();
+    let after = &log[log.find("ready\n").unwrap() + 6..];
+    let got: Vec<u16> = after
+        .split_whitespace()
+        .map(|w| u16::from_str_radix(w, 16).unwrap())
+        .collect();
+    assert_eq!(got, expected, "{log}");
+}
