@@ -279,7 +279,7 @@ fn keystrokes_reach_int_16h_as_scan_code_and_ascii() {
     // Each stroke's presses and releases go in together: no key stays
     // down while the guest runs (a halted guest skips ahead in time, and
     // a held key would repeat).
-    let mut type_keys = |m: &mut Machine, keys: &[Key]| {
+    let type_keys = |m: &mut Machine, keys: &[Key]| {
         let now = m.now();
         for &k in keys {
             m.bus.kbc.key_event(now, k, true);
