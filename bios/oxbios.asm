@@ -575,6 +575,7 @@ print_dec:
 
 %include "oxbios/ata.inc"
 %include "oxbios/disk.inc"
+%include "oxbios/cdrom.inc"
 %include "oxbios/boot.inc"
 %include "oxbios/system.inc"
 %include "oxbios/keyboard.inc"

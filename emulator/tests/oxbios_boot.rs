@@ -78,7 +78,7 @@ fn with_no_bootable_device_the_bios_says_so_and_stops() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     // The order given: CD-ROM, floppy, then the (absent) hard disk.
-    let cd = stdout.find("no bootable CD-ROM").expect(&stdout);
+    let cd = stdout.find("no CD-ROM drive").expect(&stdout);
     let fd = stdout.find("no floppy drive").expect(&stdout);
     let hd = stdout.find("no hard disk").expect(&stdout);
     assert!(cd < fd && fd < hd, "{stdout}");
@@ -294,5 +294,89 @@ fn bios_services_answer_what_the_command_line_implies() {
         [u32::from_le_bytes(*b"PCI ") as u64, 0x0210, bdf]
     );
     assert!(r.contains_key("done"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A CD image with an El Torito no-emulation boot entry: the boot record
+/// (block 17) points at the catalog (block 18), whose initial entry loads
+/// `sectors` 512-byte sectors from block `image_lba` at segment 07C0h.
+fn el_torito_iso(boot_image: &[u8], blocks: usize, image_lba: u32, sectors: u16) -> Vec<u8> {
+    const B: usize = 2048;
+    let mut iso = vec![0u8; blocks * B];
+    // Primary volume descriptor (block 16) and the boot record (17).
+    iso[16 * B..16 * B + 7].copy_from_slice(b"\x01CD001\x01");
+    let br = 17 * B;
+    iso[br..br + 7].copy_from_slice(b"\x00CD001\x01");
+    iso[br + 7..br + 30].copy_from_slice(b"EL TORITO SPECIFICATION");
+    iso[br + 0x47..br + 0x4B].copy_from_slice(&18u32.to_le_bytes());
+    // Catalog: the validation entry (words summing to 0, key 55h AAh) ...
+    let cat = 18 * B;
+    let mut validation = [0u8; 32];
+    validation[0] = 1;
+    validation[0x1E] = 0x55;
+    validation[0x1F] = 0xAA;
+    let sum = validation.chunks(2).fold(0u16, |s, w| {
+        s.wrapping_add(u16::from_le_bytes([w[0], w[1]]))
+    });
+    validation[0x1C..0x1E].copy_from_slice(&0u16.wrapping_sub(sum).to_le_bytes());
+    iso[cat..cat + 32].copy_from_slice(&validation);
+    // ... and the initial entry: bootable, no emulation, default segment.
+    let e = cat + 32;
+    iso[e] = 0x88;
+    iso[e + 6..e + 8].copy_from_slice(&sectors.to_le_bytes());
+    iso[e + 8..e + 12].copy_from_slice(&image_lba.to_le_bytes());
+    let at = image_lba as usize * B;
+    iso[at..at + boot_image.len()].copy_from_slice(boot_image);
+    iso
+}
+
+#[test]
+fn an_el_torito_cd_boots_and_reads_through_int_13h_as_drive_e0h() {
+    let dir = temp_dir("cdboot");
+    let boot = assemble("bios_cdboot.asm", &dir.join("cdboot.bin"));
+    let (blocks, image_lba, sectors) = (40usize, 20u32, 4u16);
+    let iso = dir.join("cd.iso");
+    std::fs::write(&iso, el_torito_iso(&boot, blocks, image_lba, sectors)).unwrap();
+    let out = oxbox(
+        &[
+            "--boot",
+            "d",
+            "--serial",
+            "none",
+            "--max-instructions",
+            "100000000",
+        ],
+        &[("--cdrom", &iso)],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0x27), "{stdout}");
+    let line = stdout.lines().find(|l| l.starts_with(' ')).expect(&stdout);
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (text, numbers) = words.split_last().unwrap();
+    let v: Vec<u64> = numbers
+        .iter()
+        .map(|w| u64::from_str_radix(w, 16).unwrap())
+        .collect();
+    assert_eq!(
+        v,
+        [
+            0xE0, // DL
+            0xAA55,
+            0, // AH=41h
+            0, // AX=4B01h: CF, then the specification packet
+            0x13,
+            0, // no emulation
+            0xE0,
+            image_lba as u64,
+            0x07C0,
+            sectors as u64,
+            0, // AH=48h: CF, bytes per block, blocks
+            2048,
+            blocks as u64,
+            0, // AH=42h
+        ],
+        "{stdout}"
+    );
+    assert_eq!(*text, "CD001", "block 16 read through AH=42h");
     let _ = std::fs::remove_dir_all(&dir);
 }
