@@ -61,6 +61,7 @@ post:
     mov cx, 0x7C00 / 2
     rep stosw
     POST_CODE 0x02
+    call shadow_bios
 
     ; IVT: every vector a harmless IRET, the hardware IRQs an EOI, then
     ; the BIOS's services.
@@ -167,6 +168,36 @@ post:
     int 0x19
     ; INT 19h does not return.
     jmp $
+
+; Copy the BIOS into the shadow RAM under it and run from there, write
+; protected: PAM0 bits 5-4 (F0000-FFFFF) = 10b reads the ROM and writes
+; the RAM, so copying the segment onto itself fills the RAM; then 01b
+; reads the RAM and sends writes to the bus (82441FX datasheet §3.2.18).
+; RAM is faster to fetch from than the ROM's bus cycles.
+shadow_bios:
+    push ds
+    push es
+    xor bx, bx                  ; 00:00.0, the host bridge
+    mov di, 0x59
+    call pci_read8
+    and al, 0x0F
+    or al, 0x20
+    call pci_write8
+    mov ax, BIOS_SEG
+    mov ds, ax
+    mov es, ax
+    xor si, si
+    xor di, di
+    mov cx, 0x8000
+    rep movsw
+    mov di, 0x59
+    call pci_read8
+    and al, 0x0F
+    or al, 0x10
+    call pci_write8
+    pop es
+    pop ds
+    ret
 
 ; Install table: vector number, handler offset; 0xFF ends it.
 vector_table:

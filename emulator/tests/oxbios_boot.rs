@@ -293,6 +293,19 @@ fn bios_services_answer_what_the_command_line_implies() {
         one("pci"),
         [u32::from_le_bytes(*b"PCI ") as u64, 0x0210, bdf]
     );
+    // A20 on, then off; the block move copies through 2 MiB and back.
+    assert_eq!(one("a20"), [1, 0, 0, 0]);
+    assert_eq!(one("move"), [0, 0, 1]);
+    // The EBDA sits right above base memory.
+    assert_eq!(one("ebda"), [base_kib * 64]);
+    // 220 ms is four ticks of 54.9 ms.
+    let wait = one("wait");
+    assert!(
+        (3..=5).contains(&(wait[1] - wait[0])),
+        "AH=86h waited {} ticks: {stdout}",
+        wait[1] - wait[0]
+    );
+    assert_eq!(wait[2], 0);
     assert!(r.contains_key("done"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -261,6 +261,96 @@ main:
     call hex
     call nl
 
+    ; A20: AX=2402h after 2401h, after 2400h: AL and CF each.
+    mov si, s_a20
+    call name
+    mov ax, 0x2401
+    int 0x15
+    mov ax, 0x2402
+    int 0x15
+    pushf
+    movzx eax, al
+    call hex
+    popf
+    call carry
+    mov ax, 0x2400
+    int 0x15
+    mov ax, 0x2402
+    int 0x15
+    pushf
+    movzx eax, al
+    call hex
+    popf
+    call carry
+    call nl
+
+    ; AH=87h: 16 bytes of the boot sector to 2 MiB and back to 0000:9000:
+    ; CF twice, then 1 if the copy matches.
+    mov si, s_move
+    call name
+    mov word [gdt + 0x10 + 2], 0x7C00
+    mov byte [gdt + 0x10 + 4], 0x00
+    mov word [gdt + 0x18 + 2], 0x0000
+    mov byte [gdt + 0x18 + 4], 0x20
+    mov cx, 8
+    mov si, gdt
+    mov ah, 0x87
+    int 0x15
+    call carry
+    mov word [gdt + 0x10 + 2], 0x0000
+    mov byte [gdt + 0x10 + 4], 0x20
+    mov word [gdt + 0x18 + 2], 0x9000
+    mov byte [gdt + 0x18 + 4], 0x00
+    mov cx, 8
+    mov si, gdt
+    mov ah, 0x87
+    int 0x15
+    call carry
+    mov si, 0x7C00
+    mov di, 0x9000
+    mov cx, 16
+    repe cmpsb
+    sete al
+    movzx eax, al
+    call hex
+    call nl
+
+    ; AH=C1h: ES = the EBDA segment.
+    mov si, s_ebda
+    call name
+    push es
+    mov ah, 0xC1
+    int 0x15
+    mov ax, es
+    pop es
+    movzx eax, ax
+    call hex
+    call nl
+
+    ; AH=86h: wait 220 ms; the tick count before and after.
+    mov si, s_wait
+    call name
+    xor ah, ah
+    int 0x1A
+    mov ax, cx
+    shl eax, 16
+    mov ax, dx
+    call hex
+    mov cx, 0x0003
+    mov dx, 0x5B60              ; 220000 us
+    mov ah, 0x86
+    int 0x15
+    pushf
+    xor ah, ah
+    int 0x1A
+    mov ax, cx
+    shl eax, 16
+    mov ax, dx
+    call hex
+    popf
+    call carry
+    call nl
+
     mov si, s_done
     call name
     call nl
@@ -393,6 +483,18 @@ s_ticks:   db "ticks", 0
 s_date:    db "date", 0
 s_pci:     db "pci", 0
 s_done:    db "done", 0
+s_a20:     db "a20", 0
+s_move:    db "move", 0
+s_ebda:    db "ebda", 0
+s_wait:    db "wait", 0
+
+; INT 15h AH=87h descriptor table: 6 descriptors, source and destination
+; 64 KiB data segments (access 93h).
+gdt:
+    dq 0, 0
+    dw 0xFFFF, 0, 0x9300, 0
+    dw 0xFFFF, 0, 0x9300, 0
+    dq 0, 0
 
 align 4
 dap:
