@@ -67,23 +67,16 @@ post:
     ; the BIOS's services.
     xor di, di
     mov cx, 256
-.ivt:
-    mov word [es:di], default_int
-    mov word [es:di+2], BIOS_SEG
-    add di, 4
-    loop .ivt
+    mov ax, default_int
+    call set_vectors
     mov di, 0x08 * 4
     mov cx, 8
-.ivt_master:
-    mov word [es:di], default_irq_master
-    add di, 4
-    loop .ivt_master
+    mov ax, default_irq_master
+    call set_vectors
     mov di, 0x70 * 4
     mov cx, 8
-.ivt_slave:
-    mov word [es:di], default_irq_slave
-    add di, 4
-    loop .ivt_slave
+    mov ax, default_irq_slave
+    call set_vectors
     mov si, vector_table
 .ivt_services:
     cs lodsb
@@ -197,6 +190,14 @@ shadow_bios:
     call pci_write8
     pop es
     pop ds
+    ret
+
+; Point CX vectors from ES:DI on at BIOS_SEG:AX.
+set_vectors:
+    mov [es:di], ax
+    mov word [es:di+2], BIOS_SEG
+    add di, 4
+    loop set_vectors
     ret
 
 ; Install table: vector number, handler offset; 0xFF ends it.

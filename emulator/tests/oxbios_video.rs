@@ -50,24 +50,24 @@ fn machine(ram_mib: usize) -> Machine {
     .unwrap()
 }
 
-/// Boot bios_video.asm with its selector byte set to `what`; run to its
-/// final HLT.
-fn run_video_program(what: u8) -> Machine {
-    let out = std::env::temp_dir().join(format!(
-        "oxbox-bios-video-{}-{what}.bin",
-        std::process::id()
-    ));
+/// testsuite/roms/`source`, assembled.
+fn assemble(source: &str) -> Vec<u8> {
+    let out = std::env::temp_dir().join(format!("oxbox-{}-{source}.bin", std::process::id()));
     let status = Command::new("nasm")
         .current_dir(repo().join("testsuite/roms"))
         .args(["-f", "bin", "-o"])
         .arg(&out)
-        .arg("bios_video.asm")
+        .arg(source)
         .status()
         .expect("nasm is needed (Debian: apt-get install nasm)");
-    assert!(status.success());
-    let mut img = std::fs::read(&out).unwrap();
+    assert!(status.success(), "nasm failed on {source}");
+    let img = std::fs::read(&out).unwrap();
     let _ = std::fs::remove_file(&out);
-    img[0x1F0] = what;
+    img
+}
+
+/// A machine whose first hard disk holds `img` (padded to 32 KiB).
+fn machine_with_disk(mut img: Vec<u8>) -> Machine {
     img.resize(64 * 512, 0);
     let mut m = machine(32);
     m.bus
@@ -79,6 +79,15 @@ fn run_video_program(what: u8) -> Machine {
         )
         .unwrap();
     m.record_disks_in_cmos();
+    m
+}
+
+/// Boot bios_video.asm with its selector byte set to `what`; run to its
+/// final HLT.
+fn run_video_program(what: u8) -> Machine {
+    let mut img = assemble("bios_video.asm");
+    img[0x1F0] = what;
+    let mut m = machine_with_disk(img);
     assert_eq!(m.run(200_000_000), RunExit::Halted);
     m
 }
@@ -232,27 +241,7 @@ fn a_pci_vga_option_rom_takes_over_int_10h() {
 #[test]
 fn keystrokes_reach_int_16h_as_scan_code_and_ascii() {
     use oxbox_devices::ps2::Key;
-    let out = std::env::temp_dir().join(format!("oxbox-bios-kbd-{}.bin", std::process::id()));
-    let status = Command::new("nasm")
-        .current_dir(repo().join("testsuite/roms"))
-        .args(["-f", "bin", "-o"])
-        .arg(&out)
-        .arg("bios_keyboard.asm")
-        .status()
-        .expect("nasm");
-    assert!(status.success());
-    let mut img = std::fs::read(&out).unwrap();
-    let _ = std::fs::remove_file(&out);
-    img.resize(64 * 512, 0);
-    let mut m = machine(32);
-    m.bus
-        .ide
-        .attach_disk(
-            Channel::Primary,
-            Unit::Master,
-            Box::new(MemDisk::from_bytes(img, 512)),
-        )
-        .unwrap();
+    let mut m = machine_with_disk(assemble("bios_keyboard.asm"));
     let booted = |m: &Machine| String::from_utf8_lossy(&m.bus.debugcon_log).contains("ready");
     while !booted(&m) {
         assert_eq!(

@@ -15,7 +15,7 @@ start:
     mov es, ax
     mov [drive], dl
     movzx eax, dl
-    call hex
+    call report_hex
 
     mov ah, 0x41
     mov bx, 0x55AA
@@ -23,45 +23,45 @@ start:
     int 0x13
     pushf
     movzx eax, bx
-    call hex
+    call report_hex
     popf
-    call carry
+    call report_carry
 
     mov ax, 0x4B01
     mov dl, [drive]
     mov si, spec
     int 0x13
-    call carry
+    call report_carry
     movzx eax, byte [spec]
-    call hex
+    call report_hex
     movzx eax, byte [spec + 1]
-    call hex
+    call report_hex
     movzx eax, byte [spec + 2]
-    call hex
+    call report_hex
     mov eax, [spec + 4]
-    call hex
+    call report_hex
     movzx eax, word [spec + 12]
-    call hex
+    call report_hex
     movzx eax, word [spec + 14]
-    call hex
+    call report_hex
 
     mov ah, 0x48
     mov dl, [drive]
     mov si, params
     mov word [params], 0x1A
     int 0x13
-    call carry
+    call report_carry
     movzx eax, word [params + 24]
-    call hex
+    call report_hex
     mov eax, [params + 16]
-    call hex
+    call report_hex
 
     mov ah, 0x42
     mov dl, [drive]
     mov si, dap
     mov [dap + 6], ds
     int 0x13
-    call carry
+    call report_carry
     mov al, ' '
     out 0xE9, al
     mov si, buffer + 1
@@ -77,32 +77,7 @@ start:
     cli
     hlt
 
-carry:
-    mov eax, 0
-    adc eax, 0
-hex:
-    push eax
-    push cx
-    push eax
-    mov al, ' '
-    out 0xE9, al
-    pop eax
-    mov cx, 8
-.d:
-    rol eax, 4
-    push eax
-    and al, 0x0F
-    add al, '0'
-    cmp al, '9'
-    jbe .o
-    add al, 7
-.o:
-    out 0xE9, al
-    pop eax
-    loop .d
-    pop cx
-    pop eax
-    ret
+%include "bios_report.inc"
 
 drive:  db 0
 spec:   times 0x13 db 0

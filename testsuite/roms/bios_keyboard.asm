@@ -43,26 +43,13 @@ start:
     hlt
 
 hex16:
-    push cx
-    push ax
-    mov cx, 4
-.d:
-    rol ax, 4
-    push ax
-    and al, 0x0F
-    add al, '0'
-    cmp al, '9'
-    jbe .o
-    add al, 7
-.o:
-    out 0xE9, al
-    pop ax
-    loop .d
-    mov al, ' '
-    out 0xE9, al
-    pop ax
-    pop cx
+    push eax
+    movzx eax, ax
+    call report_hex
+    pop eax
     ret
+
+%include "bios_report.inc"
 
 ready: db "ready", 10, 0
 

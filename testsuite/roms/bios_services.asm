@@ -46,50 +46,50 @@ boot_drive: db 0
 main:
     ; boot: DL at entry
     mov si, s_boot
-    call name
+    call report_str
     movzx eax, byte [boot_drive]
-    call hex
-    call nl
+    call report_hex
+    call report_nl
 
     ; INT 12h: base memory KiB
     mov si, s_int12
-    call name
+    call report_str
     int 0x12
     movzx eax, ax
-    call hex
-    call nl
+    call report_hex
+    call report_nl
 
     ; INT 11h: equipment word
     mov si, s_int11
-    call name
+    call report_str
     int 0x11
     movzx eax, ax
-    call hex
-    call nl
+    call report_hex
+    call report_nl
 
     ; INT 15h AH=88h, E801h
     mov si, s_int15_88
-    call name
+    call report_str
     mov ah, 0x88
     clc
     int 0x15
     pushf
     movzx eax, ax
-    call hex
+    call report_hex
     popf
-    call carry
-    call nl
+    call report_carry
+    call report_nl
     mov si, s_e801
-    call name
+    call report_str
     mov ax, 0xE801
     int 0x15
     push bx
     movzx eax, ax
-    call hex
+    call report_hex
     pop ax
     movzx eax, ax
-    call hex
-    call nl
+    call report_hex
+    call report_nl
 
     ; INT 15h E820: every entry "base length type".
     xor ebx, ebx
@@ -104,18 +104,18 @@ main:
     jne .e820_done
     push ebx
     mov si, s_e820
-    call name
+    call report_str
     mov eax, [e820_buf + 4]
-    call hex
+    call report_hex
     mov eax, [e820_buf]
-    call hex
+    call report_hex
     mov eax, [e820_buf + 12]
-    call hex
+    call report_hex
     mov eax, [e820_buf + 8]
-    call hex
+    call report_hex
     mov eax, [e820_buf + 16]
-    call hex
-    call nl
+    call report_hex
+    call report_nl
     pop ebx
     test ebx, ebx
     jnz .e820
@@ -129,7 +129,7 @@ main:
 
     ; INT 13h AH=41h on 80h: BX AH CX CF
     mov si, s_ext
-    call name
+    call report_str
     mov ah, 0x41
     mov bx, 0x55AA
     mov dl, 0x80
@@ -138,16 +138,16 @@ main:
     push cx
     push ax
     movzx eax, bx
-    call hex
+    call report_hex
     pop ax
     movzx eax, ah
-    call hex
+    call report_hex
     pop cx
     movzx eax, cx
-    call hex
+    call report_hex
     popf
-    call carry
-    call nl
+    call report_carry
+    call report_nl
 
     ; INT 13h AH=48h on 80h and 81h: buffer size, sectors (hi lo), bytes
     ; per sector, CF
@@ -159,7 +159,7 @@ main:
     ; INT 13h AH=42h: the last sector of drive 81h (an LBA beyond CHS and,
     ; for a disk over 128 GiB, beyond 28 bits).
     mov si, s_last
-    call name
+    call report_str
     mov eax, [edd_buf + 16]
     mov edx, [edd_buf + 20]
     sub eax, 1
@@ -172,32 +172,32 @@ main:
     int 0x13
     pushf
     mov eax, [0x8800]
-    call hex
+    call report_hex
     popf
-    call carry
-    call nl
+    call report_carry
+    call report_nl
 
     ; Unsupported services: AH and CF.
     mov si, s_unsup15
-    call name
+    call report_str
     mov ah, 0xEF
     clc
     int 0x15
     call ah_cf
     mov si, s_unsup1a
-    call name
+    call report_str
     mov ah, 0x77
     clc
     int 0x1A
     call ah_cf
     mov si, s_unsup16
-    call name
+    call report_str
     mov ah, 0x77
     clc
     int 0x16
     call ah_cf
     mov si, s_unsup13
-    call name
+    call report_str
     mov ah, 0x77
     mov dl, 0x80
     clc
@@ -206,264 +206,211 @@ main:
 
     ; INT 1Ah AH=00h twice, 10 timer interrupts apart (HLT waits for one).
     mov si, s_ticks
-    call name
-    xor ah, ah
-    int 0x1A
-    mov ax, cx
-    shl eax, 16
-    mov ax, dx
-    call hex
+    call report_str
+    call report_ticks
     mov cx, 10
 .wait:
     sti
     hlt
     loop .wait
-    xor ah, ah
-    int 0x1A
-    mov ax, cx
-    shl eax, 16
-    mov ax, dx
-    call hex
-    call nl
+    call report_ticks
+    call report_nl
 
     ; INT 1Ah AH=04h: the RTC date (BCD): CX DX
     mov si, s_date
-    call name
+    call report_str
     mov ah, 0x04
     int 0x1A
     push dx
     movzx eax, cx
-    call hex
+    call report_hex
     pop dx
     movzx eax, dx
-    call hex
-    call nl
+    call report_hex
+    call report_nl
 
     ; PCI BIOS: B101h (EDX 'PCI ', BX version) and B102h for the PIIX3
     ; IDE function 8086:7010 (BX = its bus/device/function).
     mov si, s_pci
-    call name
+    call report_str
     mov ax, 0xB101
     xor edx, edx
     int 0x1A
     push bx
     mov eax, edx
-    call hex
+    call report_hex
     pop ax
     movzx eax, ax
-    call hex
+    call report_hex
     mov ax, 0xB102
     mov cx, 0x7010
     mov dx, 0x8086
     xor si, si
     int 0x1A
     movzx eax, bx
-    call hex
-    call nl
+    call report_hex
+    call report_nl
 
     ; A20: AX=2402h after 2401h, after 2400h: AL and CF each.
     mov si, s_a20
-    call name
+    call report_str
     mov ax, 0x2401
-    int 0x15
-    mov ax, 0x2402
-    int 0x15
-    pushf
-    movzx eax, al
-    call hex
-    popf
-    call carry
+    call a20_then_status
     mov ax, 0x2400
-    int 0x15
-    mov ax, 0x2402
-    int 0x15
-    pushf
-    movzx eax, al
-    call hex
-    popf
-    call carry
-    call nl
+    call a20_then_status
+    call report_nl
 
     ; AH=87h: 16 bytes of the boot sector to 2 MiB and back to 0000:9000:
     ; CF twice, then 1 if the copy matches.
     mov si, s_move
-    call name
-    mov word [gdt + 0x10 + 2], 0x7C00
-    mov byte [gdt + 0x10 + 4], 0x00
-    mov word [gdt + 0x18 + 2], 0x0000
-    mov byte [gdt + 0x18 + 4], 0x20
-    mov cx, 8
-    mov si, gdt
-    mov ah, 0x87
-    int 0x15
-    call carry
-    mov word [gdt + 0x10 + 2], 0x0000
-    mov byte [gdt + 0x10 + 4], 0x20
-    mov word [gdt + 0x18 + 2], 0x9000
-    mov byte [gdt + 0x18 + 4], 0x00
-    mov cx, 8
-    mov si, gdt
-    mov ah, 0x87
-    int 0x15
-    call carry
+    call report_str
+    mov eax, 0x007C00
+    mov edx, 0x200000
+    call block_move
+    mov eax, 0x200000
+    mov edx, 0x009000
+    call block_move
     mov si, 0x7C00
     mov di, 0x9000
     mov cx, 16
     repe cmpsb
     sete al
     movzx eax, al
-    call hex
-    call nl
+    call report_hex
+    call report_nl
 
     ; AH=C1h: ES = the EBDA segment.
     mov si, s_ebda
-    call name
+    call report_str
     push es
     mov ah, 0xC1
     int 0x15
     mov ax, es
     pop es
     movzx eax, ax
-    call hex
-    call nl
+    call report_hex
+    call report_nl
 
     ; AH=86h: wait 220 ms; the tick count before and after.
     mov si, s_wait
-    call name
-    xor ah, ah
-    int 0x1A
-    mov ax, cx
-    shl eax, 16
-    mov ax, dx
-    call hex
+    call report_str
+    call report_ticks
     mov cx, 0x0003
     mov dx, 0x5B60              ; 220000 us
     mov ah, 0x86
     int 0x15
     pushf
-    xor ah, ah
-    int 0x1A
-    mov ax, cx
-    shl eax, 16
-    mov ax, dx
-    call hex
+    call report_ticks
     popf
-    call carry
-    call nl
+    call report_carry
+    call report_nl
 
     mov si, s_done
-    call name
-    call nl
+    call report_str
+    call report_nl
     mov al, 0x11
     out 0xF4, al
     cli
     hlt
 
+; INT 15h AX (2400h/2401h), then AX=2402h: prints AL and CF.
+a20_then_status:
+    int 0x15
+    mov ax, 0x2402
+    int 0x15
+    pushf
+    movzx eax, al
+    call report_hex
+    popf
+    call report_carry
+    ret
+
+; Print the tick count (INT 1Ah AH=00h CX:DX).
+report_ticks:
+    push cx
+    push dx
+    xor ah, ah
+    int 0x1A
+    mov ax, cx
+    shl eax, 16
+    mov ax, dx
+    call report_hex
+    pop dx
+    pop cx
+    ret
+
+; INT 15h AH=87h: 16 bytes from linear EAX to linear EDX (below 16 MiB);
+; prints CF.
+block_move:
+    mov [gdt + 0x10 + 2], ax
+    shr eax, 16
+    mov [gdt + 0x10 + 4], al
+    mov [gdt + 0x18 + 2], dx
+    shr edx, 16
+    mov [gdt + 0x18 + 4], dl
+    mov cx, 8
+    mov si, gdt
+    mov ah, 0x87
+    int 0x15
+    call report_carry
+    ret
+
 ; INT 13h AH=08h on drive DL.
 disk_params:
     mov si, s_params
-    call name
+    call report_str
     movzx eax, dl
-    call hex
+    call report_hex
     mov ah, 0x08
     xor di, di
     int 0x13
     pushf
     push dx
     movzx eax, cx
-    call hex
+    call report_hex
     pop dx
     movzx eax, dx
-    call hex
+    call report_hex
     popf
-    call carry
-    call nl
+    call report_carry
+    call report_nl
     ret
 
 ; INT 13h AH=48h on drive DL into edd_buf.
 edd_params:
     mov si, s_edd
-    call name
+    call report_str
     movzx eax, dl
-    call hex
+    call report_hex
     mov word [edd_buf], 0x1E
     mov ah, 0x48
     mov si, edd_buf
     int 0x13
     pushf
     movzx eax, word [edd_buf]
-    call hex
+    call report_hex
     mov eax, [edd_buf + 20]
-    call hex
+    call report_hex
     mov eax, [edd_buf + 16]
-    call hex
+    call report_hex
     movzx eax, word [edd_buf + 24]
-    call hex
+    call report_hex
     popf
-    call carry
-    call nl
+    call report_carry
+    call report_nl
     ret
 
 ; Print AH and CF.
 ah_cf:
     pushf
     movzx eax, ah
-    call hex
+    call report_hex
     popf
-    call carry
-    call nl
+    call report_carry
+    call report_nl
     ret
 
-; Print " 1" or " 0" for CF.
-carry:
-    mov eax, 0
-    adc eax, 0
-    jmp hex
-
-; Print the string at SI.
-name:
-    push ax
-.l:
-    lodsb
-    test al, al
-    jz .d
-    out 0xE9, al
-    jmp .l
-.d:
-    pop ax
-    ret
-
-; Print " " and EAX in hexadecimal.
-hex:
-    push eax
-    push cx
-    push eax
-    mov al, ' '
-    out 0xE9, al
-    pop eax
-    mov cx, 8
-.digit:
-    rol eax, 4
-    push eax
-    and al, 0x0F
-    add al, '0'
-    cmp al, '9'
-    jbe .out
-    add al, 'A' - '9' - 1
-.out:
-    out 0xE9, al
-    pop eax
-    loop .digit
-    pop cx
-    pop eax
-    ret
-
-nl:
-    push ax
-    mov al, 10
-    out 0xE9, al
-    pop ax
-    ret
+%include "bios_report.inc"
 
 s_boot:    db "boot", 0
 s_int12:   db "int12", 0

@@ -137,34 +137,15 @@ stop:
     cli
     hlt
 
-; Print AX (hex16) or EAX (hex32) in hexadecimal, then a space.
 hex16:
     push eax
     movzx eax, ax
-    call hex32
+    call report_hex
     pop eax
     ret
-hex32:
-    push cx
-    push eax
-    mov cx, 8
-.d:
-    rol eax, 4
-    push ax
-    and al, 0x0F
-    add al, '0'
-    cmp al, '9'
-    jbe .o
-    add al, 7
-.o:
-    out 0xE9, al
-    pop ax
-    loop .d
-    mov al, ' '
-    out 0xE9, al
-    pop eax
-    pop cx
-    ret
+hex32 equ report_hex
+
+%include "bios_report.inc"
 
     times 0x1F0 - ($ - $$) db 0
 what: db 0
