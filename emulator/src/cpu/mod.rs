@@ -357,7 +357,12 @@ impl Cpu {
         seg.selector = selector;
         seg.base = (selector as u32) << 4;
         // Real mode keeps the limit of the cache (unreal mode); after reset
-        // it is 0xFFFF.
+        // it is 0xFFFF. It checks no segment types, so data accesses may
+        // read and write through any register, CS included, even when the
+        // cache last held a read-only or execute-only descriptor (a return
+        // from protected mode through a 16-bit code segment; SDM vol. 3
+        // §20.1.1: real-address mode has no protection beyond the limit).
+        seg.rights = segment::rights::READ | segment::rights::WRITE;
     }
 
     /// Load a segment register by the rules of the current mode.
