@@ -393,3 +393,65 @@ fn an_el_torito_cd_boots_and_reads_through_int_13h_as_drive_e0h() {
     assert_eq!(*text, "CD001", "block 16 read through AH=42h");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn isolinux_boots_from_a_cd_to_its_prompt() {
+    // Debian's isolinux and syslinux-common, laid out by xorriso as their
+    // documentation says; the configuration sends ISOLINUX's console to
+    // COM1. ISOLINUX runs its 32-bit core (ldlinux.c32) and reads its
+    // files through INT 13h on drive E0h.
+    let isolinux = Path::new("/usr/lib/ISOLINUX/isolinux.bin");
+    let ldlinux = Path::new("/usr/lib/syslinux/modules/bios/ldlinux.c32");
+    assert!(
+        isolinux.exists() && ldlinux.exists(),
+        "install Debian's isolinux, syslinux-common and xorriso (.ci/run does)"
+    );
+    let dir = temp_dir("isolinux");
+    let tree = dir.join("tree/isolinux");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::copy(isolinux, tree.join("isolinux.bin")).unwrap();
+    std::fs::copy(ldlinux, tree.join("ldlinux.c32")).unwrap();
+    std::fs::write(
+        tree.join("isolinux.cfg"),
+        "SERIAL 0 115200\nPROMPT 1\nTIMEOUT 10\nDEFAULT nothing\n",
+    )
+    .unwrap();
+    let iso = dir.join("isolinux.iso");
+    let status = Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-o"])
+        .arg(&iso)
+        .args([
+            "-b",
+            "isolinux/isolinux.bin",
+            "-c",
+            "isolinux/boot.cat",
+            "-no-emul-boot",
+            "-boot-load-size",
+            "4",
+            "-boot-info-table",
+        ])
+        .arg(dir.join("tree"))
+        .status()
+        .expect("xorriso is needed (Debian: apt-get install xorriso)");
+    assert!(status.success());
+    let com1 = dir.join("com1.txt");
+    let serial = format!("file:{}", com1.display());
+    let out = oxbox(
+        &[
+            "--boot",
+            "d",
+            "--serial",
+            &serial,
+            "--max-instructions",
+            "100000000",
+        ],
+        &[("--cdrom", &iso)],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Booting from CD-ROM"), "{stdout}");
+    let text = String::from_utf8_lossy(&std::fs::read(&com1).unwrap()).into_owned();
+    assert!(text.contains("ISOLINUX"), "{stdout}\nCOM1: {text}");
+    // The prompt comes from ldlinux.c32, which ISOLINUX read from the CD.
+    assert!(text.contains("boot:"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
