@@ -411,11 +411,7 @@ fn isolinux_boots_from_a_cd_to_its_prompt() {
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::copy(isolinux, tree.join("isolinux.bin")).unwrap();
     std::fs::copy(ldlinux, tree.join("ldlinux.c32")).unwrap();
-    std::fs::write(
-        tree.join("isolinux.cfg"),
-        "SERIAL 0 115200\nPROMPT 1\nTIMEOUT 10\nDEFAULT nothing\n",
-    )
-    .unwrap();
+    std::fs::write(tree.join("isolinux.cfg"), SYSLINUX_CFG).unwrap();
     let iso = dir.join("isolinux.iso");
     let status = Command::new("xorriso")
         .args(["-as", "mkisofs", "-quiet", "-o"])
@@ -434,24 +430,65 @@ fn isolinux_boots_from_a_cd_to_its_prompt() {
         .status()
         .expect("xorriso is needed (Debian: apt-get install xorriso)");
     assert!(status.success());
+    let out = boot_to_syslinux_prompt(&dir, "d", ("--cdrom", &iso));
+    assert!(out.contains("Booting from CD-ROM"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A SYSLINUX-family configuration: the console on COM1, a prompt, and a
+/// default label that does not exist (so it prompts again).
+const SYSLINUX_CFG: &str = "SERIAL 0 115200\nPROMPT 1\nTIMEOUT 10\nDEFAULT nothing\n";
+
+/// Boot `disk` with boot order `boot`; the SYSLINUX-family loader on it
+/// must print its banner and its prompt on COM1. Returns oxbox's stdout.
+fn boot_to_syslinux_prompt(dir: &Path, boot: &str, disk: (&str, &Path)) -> String {
     let com1 = dir.join("com1.txt");
     let serial = format!("file:{}", com1.display());
     let out = oxbox(
         &[
             "--boot",
-            "d",
+            boot,
             "--serial",
             &serial,
             "--max-instructions",
             "100000000",
         ],
-        &[("--cdrom", &iso)],
+        &[disk],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("Booting from CD-ROM"), "{stdout}");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let text = String::from_utf8_lossy(&std::fs::read(&com1).unwrap()).into_owned();
-    assert!(text.contains("ISOLINUX"), "{stdout}\nCOM1: {text}");
-    // The prompt comes from ldlinux.c32, which ISOLINUX read from the CD.
+    assert!(text.contains("LINUX 6."), "{stdout}\nCOM1: {text}");
+    // The prompt comes from ldlinux.c32, which the loader read through
+    // INT 13h.
     assert!(text.contains("boot:"), "{text}");
+    stdout
+}
+
+#[test]
+fn syslinux_boots_from_a_fat_hard_disk_to_its_prompt() {
+    // Debian's syslinux installs itself into a FAT file system image
+    // (through mtools): its boot sector, ldlinux.sys and ldlinux.c32.
+    let dir = temp_dir("syslinux");
+    let disk = dir.join("fat.img");
+    let run = |cmd: &mut Command| {
+        let status = cmd
+            .status()
+            .expect("install Debian's syslinux, mtools and dosfstools (.ci/run does)");
+        assert!(status.success(), "{cmd:?}");
+    };
+    run(Command::new("/usr/sbin/mkfs.fat")
+        .arg("-C")
+        .arg(&disk)
+        .arg("32768"));
+    run(Command::new("syslinux").arg("--install").arg(&disk));
+    let cfg = dir.join("syslinux.cfg");
+    std::fs::write(&cfg, SYSLINUX_CFG).unwrap();
+    run(Command::new("mcopy")
+        .arg("-i")
+        .arg(&disk)
+        .arg(&cfg)
+        .arg("::syslinux.cfg"));
+    let out = boot_to_syslinux_prompt(&dir, "c", ("--hda", &disk));
+    assert!(out.contains("Booting from Hard Disk"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }

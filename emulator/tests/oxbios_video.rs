@@ -300,3 +300,29 @@ fn keystrokes_reach_int_16h_as_scan_code_and_ascii() {
         .collect();
     assert_eq!(got, expected, "{log}");
 }
+
+#[test]
+fn post_assigns_pci_resources_and_routes_the_pirqs() {
+    let ram: u32 = 32 << 20;
+    let mut m = machine(32);
+    assert_eq!(m.run(100_000_000), RunExit::Halted);
+    // I/O BARs from 0xC000: the IDE bus-master block (16 ports), enabled.
+    let bm = m
+        .bus
+        .ide
+        .bus_master_base()
+        .expect("BAR 4 assigned and I/O on");
+    assert!(bm >= 0xC000 && bm % 16 == 0, "{bm:#x}");
+    // Memory BARs in the hole between RAM and 4 GiB, aligned to their
+    // size: the VGA framebuffer (16 MiB) moved there and the VGA follows.
+    let vga = m.bus.pci.function(oxbox::machine::VGA_FUNCTION).unwrap();
+    let lfb = vga.get32(0x10) & !0xF;
+    assert!(lfb >= ram && lfb % (16 << 20) == 0, "{lfb:#x}");
+    assert_eq!(m.bus.vga.lfb_base(), lfb);
+    assert!(vga.get8(0x04) & 0x03 == 0x03, "I/O and memory decoding on");
+    // PIRQA-D routed to ISA interrupts.
+    for pirq in 0..4 {
+        let irq = m.bus.pci.pirq_route(pirq).expect("routed");
+        assert!([10, 11].contains(&irq), "PIRQ{pirq} -> {irq}");
+    }
+}
