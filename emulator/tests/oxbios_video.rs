@@ -312,12 +312,12 @@ fn post_assigns_pci_resources_and_routes_the_pirqs() {
         .ide
         .bus_master_base()
         .expect("BAR 4 assigned and I/O on");
-    assert!(bm >= 0xC000 && bm % 16 == 0, "{bm:#x}");
+    assert!(bm >= 0xC000 && bm.is_multiple_of(16), "{bm:#x}");
     // Memory BARs in the hole between RAM and 4 GiB, aligned to their
     // size: the VGA framebuffer (16 MiB) moved there and the VGA follows.
     let vga = m.bus.pci.function(oxbox::machine::VGA_FUNCTION).unwrap();
     let lfb = vga.get32(0x10) & !0xF;
-    assert!(lfb >= ram && lfb % (16 << 20) == 0, "{lfb:#x}");
+    assert!(lfb >= ram && lfb.is_multiple_of(16 << 20), "{lfb:#x}");
     assert_eq!(m.bus.vga.lfb_base(), lfb);
     assert!(vga.get8(0x04) & 0x03 == 0x03, "I/O and memory decoding on");
     // PIRQA-D routed to ISA interrupts.
