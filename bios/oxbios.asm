@@ -29,6 +29,31 @@ post:
     cli
     cld
     POST_CODE 0x01
+    ; A 386 or later? FLAGS bits 12-15 read as 1s on the 8086/186 and
+    ; can't be set in real mode on the 286; on the 386 bit 14 (NT) can.
+    ; Only 8086 instructions until this passes.
+    pushf
+    pop ax
+    or ax, 0x4000
+    and ax, 0x4FFF
+    push ax
+    popf
+    pushf
+    pop ax
+    and ax, 0xF000
+    cmp ax, 0x4000
+    je .is_386
+    mov si, msg_needs_386
+.needs_386:
+    cs lodsb
+    test al, al
+    jz .stop
+    out DEBUGCON, al
+    jmp .needs_386
+.stop:
+    hlt
+    jmp .stop
+.is_386:
     ; A CPU reset with CMOS shutdown code 5 or 0Ah is a return from
     ; protected mode through the far pointer at 40:67 (AT BIOS convention).
     mov al, CMOS_SHUTDOWN
@@ -199,6 +224,8 @@ set_vectors:
     add di, 4
     loop set_vectors
     ret
+
+msg_needs_386: db "oxbios needs a 386 or later CPU (use --bios roms/selftest.bin on older models)", 10, 0
 
 ; Install table: vector number, handler offset; 0xFF ends it.
 vector_table:

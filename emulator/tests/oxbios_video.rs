@@ -326,3 +326,25 @@ fn post_assigns_pci_resources_and_routes_the_pirqs() {
         assert!([10, 11].contains(&irq), "PIRQ{pirq} -> {irq}");
     }
 }
+
+#[test]
+fn on_a_cpu_older_than_the_386_the_bios_says_so_and_stops() {
+    for model in [CpuModel::I8086, CpuModel::I80186, CpuModel::I80286] {
+        let mut m = Machine::new(model, 1 << 20, &oxbios(), Box::new(std::io::sink())).unwrap();
+        assert_eq!(m.run(1_000_000), RunExit::Halted, "{model}");
+        let log = String::from_utf8_lossy(&m.bus.debugcon_log).into_owned();
+        assert!(log.contains("needs a 386"), "{model}: {log}");
+    }
+    for model in [
+        CpuModel::I80386,
+        CpuModel::I80486,
+        CpuModel::Pentium,
+        CpuModel::PentiumPro,
+    ] {
+        let mut m = Machine::new(model, 32 << 20, &oxbios(), Box::new(std::io::sink())).unwrap();
+        assert_eq!(m.run(100_000_000), RunExit::Halted, "{model}");
+        let log = String::from_utf8_lossy(&m.bus.debugcon_log).into_owned();
+        assert!(!log.contains("needs a 386"), "{model}: {log}");
+        assert!(log.contains("No bootable device."), "{model}: {log}");
+    }
+}
