@@ -237,6 +237,11 @@ fn bios_services_answer_what_the_command_line_implies() {
     assert_eq!(params[0], [0x80, cx, dx, 0], "{stdout}");
     let (cx, dx) = int13_08(lba_assisted(hdb_size / 512), 2);
     assert_eq!(params[1], [0x81, cx, dx, 0], "{stdout}");
+    // INT 41h/46h: the same geometry in the fixed disk parameter tables.
+    for (i, size) in [hda_size, hdb_size].into_iter().enumerate() {
+        let (c, h, s) = lba_assisted(size / 512);
+        assert_eq!(r["fdpt"][i], [c, h, s], "{stdout}");
+    }
     let ext = one("ext");
     assert_eq!(ext[0], 0xAA55);
     assert!(ext[1] >= 0x21, "EDD version: {stdout}");

@@ -127,6 +127,13 @@ main:
     mov dl, 0x81
     call disk_params
 
+    ; The fixed disk parameter tables INT 41h and 46h point to:
+    ; cylinders, heads, sectors per track of each.
+    mov bx, 0x41 * 4
+    call report_fdpt
+    mov bx, 0x46 * 4
+    call report_fdpt
+
     ; INT 13h AH=41h on 80h: BX AH CX CF
     mov si, s_ext
     call report_str
@@ -355,6 +362,22 @@ block_move:
     call report_carry
     ret
 
+; Print "fdpt" and the table the far pointer at 0000:BX points to.
+report_fdpt:
+    mov si, s_fdpt
+    call report_str
+    push ds
+    lds si, [bx]
+    movzx eax, word [si]
+    call report_hex
+    movzx eax, byte [si + 2]
+    call report_hex
+    movzx eax, byte [si + 0x0E]
+    call report_hex
+    pop ds
+    call report_nl
+    ret
+
 ; INT 13h AH=08h on drive DL.
 disk_params:
     mov si, s_params
@@ -430,6 +453,7 @@ s_ticks:   db "ticks", 0
 s_date:    db "date", 0
 s_pci:     db "pci", 0
 s_done:    db "done", 0
+s_fdpt:    db "fdpt", 0
 s_a20:     db "a20", 0
 s_move:    db "move", 0
 s_ebda:    db "ebda", 0
