@@ -73,6 +73,16 @@ pub const CMOS_CHECKSUM: u8 = 0x2E;
 pub const CMOS_EXTENDED_MEMORY_POST: u8 = 0x30;
 pub const CMOS_CENTURY: u8 = 0x32;
 pub const CMOS_MEMORY_ABOVE_16M: u8 = 0x34;
+/// Boot order, third device in bits 7-4 (bit 0: skip the floppy boot
+/// signature check), as Bochs' rombios and SeaBIOS read it.
+pub const CMOS_BOOT_ORDER_3: u8 = 0x38;
+/// Boot order, first device in bits 3-0 and second in bits 7-4.
+pub const CMOS_BOOT_ORDER_1_2: u8 = 0x3D;
+/// oxbox's own flags for oxbios: bit 0 mirrors the BIOS's text output
+/// (POST screen, INT 10h teletype) to COM1.
+pub const CMOS_OXBOX_FLAGS: u8 = 0x4F;
+/// [`CMOS_OXBOX_FLAGS`] bit: the serial console.
+pub const OXBOX_FLAG_SERIAL_CONSOLE: u8 = 0x01;
 /// The range the standard checksum covers.
 pub const CMOS_CHECKSUM_RANGE: std::ops::RangeInclusive<u8> = 0x10..=0x2D;
 
@@ -358,6 +368,16 @@ impl Rtc {
         *byte = (*byte & !(0xF << shift)) | nibble << shift;
         self.ram[ext as usize] = if disk_type >= 15 { disk_type } else { 0 };
         self.update_checksum();
+    }
+
+    /// The boot order: up to three device codes (1 floppy, 2 hard disk, 3
+    /// CD-ROM; 0 none) in [`CMOS_BOOT_ORDER_1_2`] and the high nibble of
+    /// [`CMOS_BOOT_ORDER_3`] (outside the checksummed range).
+    pub fn set_boot_order(&mut self, devices: &[u8]) {
+        let code = |i: usize| devices.get(i).copied().unwrap_or(0) & 0xF;
+        self.ram[CMOS_BOOT_ORDER_1_2 as usize] = code(1) << 4 | code(0);
+        let third = &mut self.ram[CMOS_BOOT_ORDER_3 as usize];
+        *third = (*third & 0x0F) | code(2) << 4;
     }
 
     // --- Register formats -------------------------------------------------

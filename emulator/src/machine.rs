@@ -120,6 +120,35 @@ pub fn default_cpu_hz(model: CpuModel) -> u64 {
     }
 }
 
+/// A device the firmware can boot from, with the code CMOS 0x3D/0x38 hold
+/// for it (the Bochs/QEMU convention oxbios and SeaBIOS read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootDevice {
+    Floppy = 1,
+    HardDisk = 2,
+    Cdrom = 3,
+}
+
+impl BootDevice {
+    /// The order used when none is given: hard disk, CD-ROM, floppy.
+    pub const DEFAULT_ORDER: [BootDevice; 3] =
+        [BootDevice::HardDisk, BootDevice::Cdrom, BootDevice::Floppy];
+
+    /// QEMU's `-boot` letters: a floppy, c hard disk, d CD-ROM.
+    pub fn from_letter(c: char) -> Option<BootDevice> {
+        match c {
+            'a' => Some(BootDevice::Floppy),
+            'c' => Some(BootDevice::HardDisk),
+            'd' => Some(BootDevice::Cdrom),
+            _ => None,
+        }
+    }
+}
+
+/// The AT hard disk type oxbox reports for an IDE disk: 47, "user
+/// defined" (the BIOS reads the geometry from the drive's IDENTIFY data).
+pub const CMOS_DISK_TYPE_USER: u8 = 47;
+
 /// Largest firmware image oxbox maps below 1 MiB (0xC0000-0xFFFFF).
 pub const MAX_ROM_SIZE: usize = 256 * 1024;
 
@@ -683,7 +712,12 @@ impl Machine {
         let (read, write) = legacy_window(&pci);
         cpu.mem_mut().set_pam(read, write);
         let mut platform = Platform::new(rtc_start);
-        platform.rtc_mut().set_memory_size(ram as u64);
+        let rtc = platform.rtc_mut();
+        rtc.set_memory_size(ram as u64);
+        // Equipment byte: a VGA (bits 5-4 = 00), the math coprocessor (bit
+        // 1) on the models with an FPU, no floppy drives.
+        rtc.set_equipment(if cpu.has_fpu() { 0x02 } else { 0x00 });
+        rtc.set_boot_order(&BootDevice::DEFAULT_ORDER.map(|d| d as u8));
         Ok(Machine {
             reset_on_triple_fault: true,
             triple_faults: 0,
@@ -769,6 +803,37 @@ impl Machine {
                 .cpu_clock
                 .ticks_to_reach(next)
                 .max(self.cpu.cycles + 1);
+        }
+    }
+
+    /// The boot order the firmware reads from CMOS (at most three devices).
+    pub fn set_boot_order(&mut self, order: &[BootDevice]) {
+        let codes: Vec<u8> = order.iter().take(3).map(|&d| d as u8).collect();
+        self.bus.platform.rtc_mut().set_boot_order(&codes);
+    }
+
+    /// Whether oxbios mirrors its text output (POST screen, INT 10h
+    /// teletype) to COM1.
+    pub fn set_bios_serial_console(&mut self, on: bool) {
+        use oxbox_devices::rtc::{CMOS_OXBOX_FLAGS, OXBOX_FLAG_SERIAL_CONSOLE};
+        let rtc = self.bus.platform.rtc_mut();
+        let flags = rtc.cmos(CMOS_OXBOX_FLAGS) & !OXBOX_FLAG_SERIAL_CONSOLE;
+        let on = if on { OXBOX_FLAG_SERIAL_CONSOLE } else { 0 };
+        rtc.set_cmos(CMOS_OXBOX_FLAGS, flags | on);
+    }
+
+    /// Record the primary channel's hard disks in CMOS (0x12, 0x19/0x1A),
+    /// where the AT BIOS convention says drives 0 and 1 are. Call after
+    /// attaching the disks.
+    pub fn record_disks_in_cmos(&mut self) {
+        use oxbox_devices::ide::{Channel, DriveKind, Unit};
+        for (drive, unit) in [(0, Unit::Master), (1, Unit::Slave)] {
+            let disk = self.bus.ide.kind(Channel::Primary, unit) == DriveKind::Disk;
+            let disk_type = if disk { CMOS_DISK_TYPE_USER } else { 0 };
+            self.bus
+                .platform
+                .rtc_mut()
+                .set_hard_disk_type(drive, disk_type);
         }
     }
 

@@ -13,15 +13,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use oxbox::cpu::CpuModel;
 use oxbox::linux_boot::LinuxImages;
-use oxbox::machine::Machine;
+use oxbox::machine::{BootDevice, Machine};
 use oxbox_devices::uart16550::{FileBackend, SerialBackend, StdioBackend, TcpBackend};
 
 mod frontend;
 use frontend::{Display, SerialTap};
 
-/// The built-in firmware until oxbox's BIOS lands: the CPU self-test ROM
-/// (source in bios/selftest.asm).
-const DEFAULT_ROM: &[u8] = include_bytes!("../../roms/selftest.bin");
+/// The built-in firmware: oxbox's own BIOS (source in bios/oxbios.asm).
+const DEFAULT_ROM: &[u8] = include_bytes!("../../roms/oxbios.bin");
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,9 +38,19 @@ struct Args {
     memory: u32,
 
     /// Firmware image run from the reset vector (default: the built-in
-    /// CPU self-test ROM).
+    /// oxbox BIOS, bios/oxbios.asm).
     #[arg(long)]
     bios: Option<PathBuf>,
+
+    /// Boot order, QEMU's letters: c hard disk, d CD-ROM, a floppy (e.g.
+    /// "dc", or "order=dc"); up to three. Default: c, d, a.
+    #[arg(long, value_name = "ORDER", value_parser = parse_boot)]
+    boot: Option<BootOrder>,
+
+    /// oxbox's BIOS also writes its text output (POST screen, INT 10h
+    /// teletype) to COM1, as a serial console.
+    #[arg(long)]
+    bios_serial_console: bool,
 
     /// The VGA's option ROM (e.g. /usr/share/seabios/vgabios-stdvga.bin),
     /// offered to the firmware through the VGA's PCI expansion ROM BAR.
@@ -158,6 +167,25 @@ fn parse_display(s: &str) -> Result<Display, String> {
     }
 }
 
+/// The `--boot` devices, in order.
+#[derive(Clone, Debug)]
+struct BootOrder(Vec<BootDevice>);
+
+fn parse_boot(s: &str) -> Result<BootOrder, String> {
+    let letters = s.strip_prefix("order=").unwrap_or(s);
+    let order = letters
+        .chars()
+        .map(|c| {
+            BootDevice::from_letter(c)
+                .ok_or_else(|| format!("unknown boot device '{c}': expected c, d or a"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if order.is_empty() || order.len() > 3 {
+        return Err(format!("expected one to three of c, d, a, got '{s}'"));
+    }
+    Ok(BootOrder(order))
+}
+
 fn parse_model(s: &str) -> Result<CpuModel, String> {
     s.parse()
 }
@@ -262,6 +290,11 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             .boot_linux(images)
             .map_err(|e| format!("{}: {e}", kernel.display()))?;
     }
+    machine.record_disks_in_cmos();
+    if let Some(order) = &args.boot {
+        machine.set_boot_order(&order.0);
+    }
+    machine.set_bios_serial_console(args.bios_serial_console);
     if let Some(p) = &args.vga_bios {
         let rom =
             std::fs::read(p).map_err(|e| format!("cannot read VGA BIOS {}: {e}", p.display()))?;

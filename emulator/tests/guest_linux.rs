@@ -1,10 +1,12 @@
 //! A real guest: Debian 12's i386 "686" kernel with a busybox initramfs,
-//! booted from an IDE disk by syslinux under an unmodified SeaBIOS (both
-//! from Debian), and directly (--kernel/--initrd/--append) under Bochs'
-//! BIOS. The initramfs prints GUEST-BOOT-OK, runs a workload
+//! booted directly (--kernel/--initrd/--append) on oxbox's BIOS and from
+//! an IDE disk by syslinux under an unmodified SeaBIOS (Debian's). The
+//! initramfs prints GUEST-BOOT-OK, runs a workload
 //! (integer, x87 through awk's doubles, md5sum, sha256sum, shell
 //! arithmetic) and powers off; every result line must equal the one the
-//! guest builder computed on the host (`expected.txt`).
+//! guest builder computed on the host (`expected.txt`). Shorter runs check
+//! that oxbox's BIOS takes syslinux and GRUB 2 from the disk to the
+//! kernel.
 //!
 //! The guests come from `testsuite/guests/build.sh`, which this test runs
 //! (it downloads the Debian packages once into the git-ignored cache/;
@@ -14,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SEABIOS: &str = "/usr/share/seabios/bios.bin";
-const BOCHS_BIOS: &str = "/usr/share/bochs/BIOS-bochs-latest";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -44,23 +45,17 @@ fn build_guests() -> PathBuf {
     dir
 }
 
-/// The console of one boot, checked: the marker, every workload line as
-/// the host computed it, the power-off, and a clean exit.
-fn boot_and_check(what: &str, firmware: &str, guest_args: &[&str]) {
-    assert!(
-        Path::new(firmware).exists(),
-        "{firmware} is missing: install Debian's seabios and bochsbios packages; .ci/run does"
-    );
+/// Run oxbox on a guest from the cache (`@` in an argument stands for the
+/// cache directory) with COM1 in a file; returns the serial console, and
+/// the exit status with stderr for messages.
+fn run_guest(what: &str, args: &[&str], budget: u64) -> (String, std::process::Output) {
     let dir = guests();
-    let expected = std::fs::read_to_string(dir.join("expected.txt")).expect("expected.txt");
     let serial =
         std::env::temp_dir().join(format!("oxbox-linux-{what}-{}.txt", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_oxbox"))
-        .args(["--bios", firmware])
         .args(
-            guest_args
-                .iter()
-                .map(|a| a.replace("@", &dir.display().to_string())),
+            args.iter()
+                .map(|a| a.replace('@', &dir.display().to_string())),
         )
         .args([
             "-m",
@@ -72,23 +67,36 @@ fn boot_and_check(what: &str, firmware: &str, guest_args: &[&str]) {
             "--serial",
         ])
         .arg(format!("file:{}", serial.display()))
-        // A boot is about 4 billion instructions; the budget only stops a
-        // guest that hangs.
-        .args(["--max-instructions", "30000000000"])
+        .args(["--max-instructions", &budget.to_string()])
         .output()
         .expect("run oxbox");
     let console = std::fs::read_to_string(&serial).unwrap_or_default();
     let _ = std::fs::remove_file(&serial);
+    (console, out)
+}
+
+/// The last lines of a console and oxbox's stderr, for failure messages.
+fn context(what: &str, console: &str, out: &std::process::Output) -> String {
     let lines: Vec<&str> = console.lines().collect();
-    let why = format!(
+    format!(
         "{what}: serial console (last 40 lines):\n{}\noxbox stderr:\n{}",
         lines[lines.len().saturating_sub(40)..].join("\n"),
         String::from_utf8_lossy(&out.stderr)
-    );
+    )
+}
+
+/// A whole boot, checked: the marker, every workload line as the host
+/// computed it, the power-off, and a clean exit.
+fn boot_and_check(what: &str, args: &[&str]) {
+    let expected = std::fs::read_to_string(guests().join("expected.txt")).expect("expected.txt");
+    // A boot is about 4 billion instructions; the budget only stops a
+    // guest that hangs.
+    let (console, out) = run_guest(what, args, 30_000_000_000);
+    let why = context(what, &console, &out);
     assert!(console.contains("GUEST-BOOT-OK"), "no boot marker; {why}");
     for line in expected.lines().filter(|l| !l.is_empty()) {
         assert!(
-            lines.iter().any(|l| l.trim_end() == line),
+            console.lines().any(|l| l.trim_end() == line),
             "expected workload line {line:?} missing or different; {why}"
         );
     }
@@ -99,24 +107,19 @@ fn boot_and_check(what: &str, firmware: &str, guest_args: &[&str]) {
     assert!(out.status.success(), "{why}");
 }
 
-#[test]
-fn debian_linux_boots_from_disk_through_syslinux_and_computes_the_workload() {
-    // The disk's syslinux.cfg adds earlyprintk, so the kernel's real-mode
-    // setup code reports on COM1 too.
-    boot_and_check(
-        "syslinux",
-        SEABIOS,
-        &["--hda", "@/hd-syslinux.img", "--snapshot"],
+fn require_seabios() {
+    assert!(
+        Path::new(SEABIOS).exists(),
+        "{SEABIOS} is missing: install Debian's seabios package (apt-get install seabios); .ci/run does"
     );
 }
 
 #[test]
-fn debian_linux_boots_directly_with_kernel_initrd_and_append() {
-    // Bochs' BIOS runs the direct-boot option ROM from its scan of the ISA
-    // option-ROM area (SeaBIOS's QEMU build does not scan it).
+fn debian_linux_boots_directly_on_oxbios_with_kernel_initrd_and_append() {
+    // oxbios's option-ROM scan runs the direct-boot ROM, whose INT 19h
+    // enters the kernel's setup code.
     boot_and_check(
         "direct",
-        BOCHS_BIOS,
         &[
             "--kernel",
             "@/vmlinuz-686",
@@ -125,5 +128,53 @@ fn debian_linux_boots_directly_with_kernel_initrd_and_append() {
             "--append",
             "console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1",
         ],
+    );
+}
+
+#[test]
+fn debian_linux_boots_from_disk_through_syslinux_on_seabios() {
+    require_seabios();
+    boot_and_check(
+        "syslinux-seabios",
+        &[
+            "--bios",
+            SEABIOS,
+            "--hda",
+            "@/hd-syslinux.img",
+            "--snapshot",
+        ],
+    );
+}
+
+#[test]
+fn oxbios_boots_syslinux_from_disk_into_the_kernels_setup_code() {
+    // The disk's syslinux.cfg passes earlyprintk, so the kernel's
+    // real-mode setup code reports on COM1 ("console=ttyS0" alone would
+    // not).
+    let (console, out) = run_guest(
+        "syslinux-oxbios",
+        &["--hda", "@/hd-syslinux.img", "--snapshot"],
+        150_000_000,
+    );
+    let why = context("syslinux on oxbios", &console, &out);
+    assert!(console.contains("SYSLINUX 6.04"), "{why}");
+    assert!(console.contains("Loading /vmlinuz... ok"), "{why}");
+    assert!(
+        console.contains("Probing EDD (edd=off to disable)... ok"),
+        "{why}"
+    );
+}
+
+#[test]
+fn oxbios_boots_grub_from_disk_to_its_linux_entry() {
+    let (console, out) = run_guest(
+        "grub-oxbios",
+        &["--hda", "@/hd-grub.img", "--snapshot"],
+        150_000_000,
+    );
+    let why = context("GRUB on oxbios", &console, &out);
+    assert!(
+        console.contains("Booting `debian-686 busybox test'"),
+        "{why}"
     );
 }

@@ -1420,3 +1420,23 @@ fn the_microcode_signature_msr_reads_zero_after_the_documented_sequence() {
     run(&mut cpu, 9);
     assert_eq!(cpu.regs[reg::DX], 0);
 }
+
+// ----- segment types do not apply in real mode --------------------------------
+
+#[test]
+fn real_mode_writes_through_cs_after_a_return_from_protected_mode() {
+    // A bootloader back from protected mode through a 16-bit code segment
+    // (execute/read: its cache grants no writes) far-jumps to a real-mode
+    // CS and then stores through a CS: override, as ISOLINUX does. Real
+    // mode checks no segment types (SDM vol. 3 §20.1.1), so the store
+    // happens.
+    //   EA 05 01 00 00        jmp far 0000:0105
+    //   2E C6 06 00 02 AB     mov byte [cs:0x0200], 0xAB
+    let mut cpu = cpu386(&[
+        0xEA, 0x05, 0x01, 0x00, 0x00, 0x2E, 0xC6, 0x06, 0x00, 0x02, 0xAB,
+    ]);
+    cpu.segs[seg::CS].rights = oxbox::cpu::segment::rights::READ;
+    run(&mut cpu, 1);
+    assert_eq!(step_fault(&mut cpu), None);
+    assert_eq!(read8(&cpu, 0x200), 0xAB);
+}
