@@ -86,8 +86,8 @@ fn context(what: &str, console: &str, out: &std::process::Output) -> String {
 }
 
 /// A whole boot, checked: the marker, every workload line as the host
-/// computed it, the power-off, and a clean exit.
-fn boot_and_check(what: &str, args: &[&str]) {
+/// computed it, the power-off, and a clean exit. Returns the console.
+fn boot_and_check(what: &str, args: &[&str]) -> String {
     let expected = std::fs::read_to_string(guests().join("expected.txt")).expect("expected.txt");
     // A boot is about 4 billion instructions; the budget only stops a
     // guest that hangs.
@@ -105,6 +105,7 @@ fn boot_and_check(what: &str, args: &[&str]) {
     // which ends the run.
     assert!(console.contains("reboot: System halted"), "{why}");
     assert!(out.status.success(), "{why}");
+    console
 }
 
 fn require_seabios() {
@@ -128,6 +129,22 @@ fn debian_linux_boots_directly_on_oxbios_with_kernel_initrd_and_append() {
             "--append",
             "console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1",
         ],
+    );
+}
+
+#[test]
+fn debian_linux_boots_from_disk_on_oxbios_with_its_root_on_the_ide_disk() {
+    // syslinux loads the kernel and an initramfs that loads the kernel's own
+    // IDE driver (ata_piix, probing the PIIX3 through PCI), mounts the ext2
+    // root partition /dev/sda2 and switches to it; the workload runs from
+    // the disk.
+    let console = boot_and_check(
+        "diskroot",
+        &["--hda", "@/hd-syslinux-diskroot.img", "--snapshot"],
+    );
+    assert!(
+        console.contains("GUEST-DISKROOT-MOUNTED /dev/sda2"),
+        "the root file system did not come from the IDE disk:\n{console}"
     );
 }
 

@@ -320,6 +320,13 @@ fn post_assigns_pci_resources_and_routes_the_pirqs() {
     assert!(lfb >= ram && lfb.is_multiple_of(16 << 20), "{lfb:#x}");
     assert_eq!(m.bus.vga.lfb_base(), lfb);
     assert!(vga.get8(0x04) & 0x03 == 0x03, "I/O and memory decoding on");
+    // Both IDE channels decoded: IDETIM bit 15 (PIIX3 datasheet §2.4.9),
+    // without which Linux's ata_piix ignores the channel.
+    let ide = m.bus.pci.function(oxbox::machine::IDE_FUNCTION).unwrap();
+    for idetim in [0x40, 0x42] {
+        let v = ide.get32(idetim & !3) >> (8 * (idetim & 3));
+        assert!(v & 0x8000 != 0, "IDETIM {idetim:#x} = {:#x}", v & 0xFFFF);
+    }
     // PIRQA-D routed to ISA interrupts.
     for pirq in 0..4 {
         let irq = m.bus.pci.pirq_route(pirq).expect("routed");
