@@ -74,6 +74,15 @@ pub trait Bus {
         false
     }
 
+    /// Whether [`Bus::interrupt_pending`] can change only between
+    /// instructions (the machine advances its devices there) and never
+    /// while RAM-only accesses of one instruction run. A REP string
+    /// instruction may then move whole blocks between its interrupt
+    /// checks; otherwise it checks after every iteration.
+    fn interrupts_settle_between_instructions(&self) -> bool {
+        false
+    }
+
     /// The interrupt-acknowledge cycle: returns the vector the controller
     /// supplies.
     fn acknowledge_interrupt(&mut self) -> u8 {

@@ -578,6 +578,12 @@ impl Bus for PcBus {
         }
     }
 
+    /// Devices move only when the machine advances them between CPU
+    /// batches, and RAM accesses reach no device.
+    fn interrupts_settle_between_instructions(&self) -> bool {
+        true
+    }
+
     fn interrupt_pending(&self) -> bool {
         self.platform.intr()
     }

@@ -114,11 +114,11 @@ const CR0_AM: u32 = 1 << 18;
 /// crosses a page, the segment's limit or the 16-bit address wrap on either
 /// side, touches only RAM, and is not used while data breakpoints or
 /// alignment checks are armed, so it cannot fault part-way and leaves the
-/// same memory and registers as the iterations it replaces. No interrupt
-/// can become pending during an instruction (devices advance between
-/// instructions), so checking once per block is the loop's own
-/// between-iterations check. `source` is MOVS's source segment (None for
-/// STOS).
+/// same memory and registers as the iterations it replaces. It runs only
+/// on a bus whose interrupt line cannot rise during an instruction (the
+/// machine advances its devices between instructions), so checking once
+/// per block is the loop's own between-iterations check. `source` is
+/// MOVS's source segment (None for STOS).
 fn block_transfer<W: Width>(
     cpu: &mut Cpu,
     bus: &mut dyn Bus,
@@ -126,6 +126,7 @@ fn block_transfer<W: Width>(
     source: Option<usize>,
 ) -> Result<()> {
     if i.pfx & (pfx::REP | pfx::REPNE) == 0
+        || !bus.interrupts_settle_between_instructions()
         || cpu.flag(DF)
         || cpu.debug.data_armed
         || (cpu.cpl == 3 && cpu.cr0 & CR0_AM != 0)
