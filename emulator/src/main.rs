@@ -17,7 +17,9 @@ use oxbox::machine::{BootDevice, Machine};
 use oxbox_devices::uart16550::{FileBackend, SerialBackend, StdioBackend, TcpBackend};
 
 mod frontend;
-use frontend::{Display, SerialTap};
+use frontend::{ConsoleTap, Display, SerialTap};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// The built-in firmware: oxbox's own BIOS (source in bios/oxbios.asm).
 const DEFAULT_ROM: &[u8] = include_bytes!("../../roms/oxbios.bin");
@@ -255,8 +257,11 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot read firmware image {}: {e}", path.display()))?,
         None => DEFAULT_ROM.to_vec(),
     };
+    // The headless text mirror steps aside once the guest prints on a
+    // console of its own (COM1, or the debug console on stdout).
+    let console_used = Arc::new(AtomicBool::new(false));
     let debugcon: Box<dyn Write + Send> = match &args.debugcon {
-        Debugcon::Stdio => Box::new(io::stdout()),
+        Debugcon::Stdio => Box::new(ConsoleTap::new(io::stdout(), console_used.clone())),
         Debugcon::None => Box::new(io::sink()),
         Debugcon::File(p) => Box::new(
             File::create(p)
@@ -316,13 +321,10 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             Some(Box::new(backend))
         }
     };
-    // The headless text mirror steps aside once the guest uses COM1.
-    let serial_used = serial.map(|backend| {
-        let tap = SerialTap::new(backend);
-        let used = tap.used();
+    if let Some(backend) = serial {
+        let tap = SerialTap::new(backend, console_used.clone());
         machine.bus.attach_serial(Box::new(tap));
-        used
-    });
+    }
     // Ctrl-C ends the run cleanly: the front end flushes the disks.
     let flag = machine.interrupt.clone();
     let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::Relaxed));
@@ -331,7 +333,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         screenshot: args.screenshot.clone(),
         realtime: args.realtime,
         max_instructions: args.max_instructions,
-        serial_used,
+        console_used,
     };
     frontend::run(machine, &options)
 }

@@ -15,16 +15,11 @@ use super::{guest_ending, Ending, Options, Session};
 pub fn run(machine: Machine, options: &Options) -> (Machine, Ending) {
     let mut session = Session::new(machine, options);
     let mut mirror = Some(TextMirror::new());
-    let serial_used = || {
-        options
-            .serial_used
-            .as_ref()
-            .is_some_and(|u| u.load(Ordering::Relaxed))
-    };
+    let console_used = || options.console_used.load(Ordering::Relaxed);
     let exit = loop {
         let exit = session.run_frame();
         let done = exit != RunExit::Deadline;
-        if serial_used() {
+        if console_used() {
             mirror = None;
         }
         if let Some(m) = &mut mirror {

@@ -51,8 +51,9 @@ pub struct Options {
     pub realtime: bool,
     /// Stop after this many instructions.
     pub max_instructions: Option<u64>,
-    /// Set once the guest sends a byte through COM1 ([`SerialTap`]).
-    pub serial_used: Option<Arc<AtomicBool>>,
+    /// Set once the guest writes to a console of its own: COM1
+    /// ([`SerialTap`]) or the debug console on stdout ([`ConsoleTap`]).
+    pub console_used: Arc<AtomicBool>,
 }
 
 /// How a run ended.
@@ -74,16 +75,37 @@ pub struct SerialTap {
 }
 
 impl SerialTap {
-    pub fn new(inner: Box<dyn SerialBackend>) -> SerialTap {
-        SerialTap {
-            inner,
-            used: Arc::default(),
+    /// `used` is [`Options::console_used`].
+    pub fn new(inner: Box<dyn SerialBackend>, used: Arc<AtomicBool>) -> SerialTap {
+        SerialTap { inner, used }
+    }
+}
+
+/// The debug console (port 0xE9) on stdout, with the same flag: once the
+/// guest prints there, the text mirror steps aside rather than interleave
+/// its lines with the guest's.
+pub struct ConsoleTap<W> {
+    inner: W,
+    used: Arc<AtomicBool>,
+}
+
+impl<W: std::io::Write> ConsoleTap<W> {
+    /// `used` is [`Options::console_used`].
+    pub fn new(inner: W, used: Arc<AtomicBool>) -> ConsoleTap<W> {
+        ConsoleTap { inner, used }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for ConsoleTap<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !buf.is_empty() {
+            self.used.store(true, Ordering::Relaxed);
         }
+        self.inner.write(buf)
     }
 
-    /// The flag, for [`Options::serial_used`].
-    pub fn used(&self) -> Arc<AtomicBool> {
-        self.used.clone()
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
