@@ -2,11 +2,19 @@
 //! newcomer runs it: no disk on the command line, headless. Its COM1 report
 //! must show the PIT switching between the two ring-3 tasks, it must end by
 //! itself with status 0, and the screen at exit must be mode 13h with each
-//! task's colours in its half.
+//! task's colours in its half. Through the library, keys typed on the PS/2
+//! keyboard come back on COM1 and Esc ends the demo.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use oxbox::cpu::{CpuModel, RunExit};
+use oxbox::machine::Machine;
+use oxbox_devices::disk::MemDisk;
+use oxbox_devices::ide::{Channel, Unit};
+use oxbox_devices::ps2::Key;
+use oxbox_devices::uart16550::SerialBackend;
 
 /// One headless run of the demo (it takes a while), shared by the tests.
 fn demo_run() -> &'static (Output, PathBuf) {
@@ -115,4 +123,87 @@ fn the_demo_screen_at_exit_is_mode_13h_with_each_task_in_its_half() {
         seen, [[true; 2]; 2],
         "each half shows its background and its moving bar"
     );
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl SerialBackend for Capture {
+    fn poll_input(&mut self) -> Option<u8> {
+        None
+    }
+
+    fn write(&mut self, byte: u8) {
+        self.0.lock().unwrap().push(byte);
+    }
+}
+
+#[test]
+fn keys_typed_on_the_ps2_keyboard_are_echoed_on_com1_and_escape_ends_the_demo() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |name: &str| std::fs::read(repo.join("roms").join(name)).expect(name);
+    let mut m = Machine::new(
+        CpuModel::PentiumPro,
+        32 << 20,
+        &read("oxbios.bin"),
+        Box::new(std::io::sink()),
+    )
+    .unwrap();
+    m.bus
+        .ide
+        .attach_disk(
+            Channel::Primary,
+            Unit::Master,
+            Box::new(MemDisk::from_bytes(read("demo.bin"), 512)),
+        )
+        .unwrap();
+    m.record_disks_in_cmos();
+    let out = Arc::new(Mutex::new(Vec::new()));
+    m.bus.attach_serial(Box::new(Capture(out.clone())));
+    let text =
+        |out: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+    // Boot to the banner (the BIOS and the boot take well under a second).
+    let banner = "Esc or Q quits\r\n";
+    for _ in 0..100 {
+        if text(&out).contains(banner) {
+            break;
+        }
+        assert_eq!(m.run(10_000_000), RunExit::Budget, "{}", text(&out));
+    }
+    let typed_from = text(&out).find(banner).expect("the demo started") + banner.len();
+    // 10 ms of guest time (2e6 instructions at 200 MHz) down, then up.
+    for key in [
+        Key::KeyH,
+        Key::KeyI,
+        Key::Space,
+        Key::Digit4,
+        Key::Digit2,
+        Key::Enter,
+    ] {
+        let now = m.now();
+        m.bus.kbc.key_event(now, key, true);
+        assert_eq!(m.run(2_000_000), RunExit::Budget);
+        let now = m.now();
+        m.bus.kbc.key_event(now, key, false);
+        assert_eq!(m.run(2_000_000), RunExit::Budget);
+    }
+    let now = m.now();
+    m.bus.kbc.key_event(now, Key::Escape, true);
+    let mut exit = RunExit::Budget;
+    for _ in 0..10 {
+        exit = m.run(10_000_000);
+        if exit != RunExit::Budget {
+            break;
+        }
+    }
+    let all = text(&out);
+    assert_eq!(exit, RunExit::Halted, "{all}");
+    // Only the echo (Enter as CR LF), and any periodic report, between the
+    // banner and the goodbye; `lines` drops the CR of each CR LF.
+    let typed: String = all[typed_from..]
+        .lines()
+        .filter(|l| !l.starts_with("tick "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(typed, "hi 42\n\noxbox demo: bye", "{all}");
+    assert!(!all.contains("oxbox demo: done"), "{all}");
 }
