@@ -7,14 +7,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use oxbox::cpu::{CpuModel, RunExit};
 use oxbox::machine::Machine;
 use oxbox_devices::disk::MemDisk;
 use oxbox_devices::ide::{Channel, Unit};
 use oxbox_devices::ps2::Key;
-use oxbox_devices::uart16550::SerialBackend;
+use oxbox_devices::uart16550::CaptureBackend;
 
 /// One headless run of the demo (it takes a while), shared by the tests.
 fn demo_run() -> &'static (Output, PathBuf) {
@@ -125,18 +125,6 @@ fn the_demo_screen_at_exit_is_mode_13h_with_each_task_in_its_half() {
     );
 }
 
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl SerialBackend for Capture {
-    fn poll_input(&mut self) -> Option<u8> {
-        None
-    }
-
-    fn write(&mut self, byte: u8) {
-        self.0.lock().unwrap().push(byte);
-    }
-}
-
 #[test]
 fn keys_typed_on_the_ps2_keyboard_are_echoed_on_com1_and_escape_ends_the_demo() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -157,19 +145,17 @@ fn keys_typed_on_the_ps2_keyboard_are_echoed_on_com1_and_escape_ends_the_demo() 
         )
         .unwrap();
     m.record_disks_in_cmos();
-    let out = Arc::new(Mutex::new(Vec::new()));
-    m.bus.attach_serial(Box::new(Capture(out.clone())));
-    let text =
-        |out: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+    let out = CaptureBackend::default();
+    m.bus.attach_serial(Box::new(out.clone()));
     // Boot to the banner (the BIOS and the boot take well under a second).
     let banner = "Esc or Q quits\r\n";
     for _ in 0..100 {
-        if text(&out).contains(banner) {
+        if out.text().contains(banner) {
             break;
         }
-        assert_eq!(m.run(10_000_000), RunExit::Budget, "{}", text(&out));
+        assert_eq!(m.run(10_000_000), RunExit::Budget, "{}", out.text());
     }
-    let typed_from = text(&out).find(banner).expect("the demo started") + banner.len();
+    let typed_from = out.text().find(banner).expect("the demo started") + banner.len();
     // 10 ms of guest time (2e6 instructions at 200 MHz) down, then up.
     for key in [
         Key::KeyH,
@@ -195,7 +181,7 @@ fn keys_typed_on_the_ps2_keyboard_are_echoed_on_com1_and_escape_ends_the_demo() 
             break;
         }
     }
-    let all = text(&out);
+    let all = out.text();
     assert_eq!(exit, RunExit::Halted, "{all}");
     // Only the echo (Enter as CR LF), and any periodic report, between the
     // banner and the goodbye; `lines` drops the CR of each CR LF.
