@@ -326,8 +326,9 @@ paging_init:
 .flush:
         ret
 
-; A fault: report its vector on COM1 and stop. One stub per vector pushes
-; the vector number.
+; A fault: report on COM1 its vector and the nine dwords above it on the
+; stack (the error code if the vector has one, then EIP, CS, EFLAGS, ...),
+; and stop. One stub per vector pushes the vector number.
 
 fault_stubs:
 %assign v 0
