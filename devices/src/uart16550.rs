@@ -191,6 +191,28 @@ impl SerialBackend for NullBackend {
     fn write(&mut self, _byte: u8) {}
 }
 
+/// Output kept in memory, shared with whoever holds a clone (tests and
+/// tools read what the guest sent); no input.
+#[derive(Clone, Debug, Default)]
+pub struct CaptureBackend(pub Arc<Mutex<Vec<u8>>>);
+
+impl CaptureBackend {
+    /// Everything sent so far, as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl SerialBackend for CaptureBackend {
+    fn poll_input(&mut self) -> Option<u8> {
+        None
+    }
+
+    fn write(&mut self, byte: u8) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(byte);
+    }
+}
+
 /// Output to a file (a serial log); no input.
 ///
 /// Write errors are counted, not reported: a full disk must not stop the

@@ -24,6 +24,10 @@ use std::sync::Arc;
 /// The built-in firmware: oxbox's own BIOS (source in bios/oxbios.asm).
 const DEFAULT_ROM: &[u8] = include_bytes!("../../roms/oxbios.bin");
 
+/// The built-in demo disk (source in bios/demo.asm): booted when the command
+/// line names no firmware and no boot media.
+const DEMO_DISK: &[u8] = include_bytes!("../../roms/demo.bin");
+
 #[derive(Parser, Debug)]
 #[command(
     name = "oxbox",
@@ -240,6 +244,23 @@ fn attach_disks(machine: &mut Machine, args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// The demo disk as the primary master, in memory: the guest's writes are
+/// lost at exit.
+fn attach_demo_disk(machine: &mut Machine) -> Result<(), String> {
+    use oxbox_devices::disk::MemDisk;
+    use oxbox_devices::ide::{Channel, Unit};
+    eprintln!("oxbox: no disk given; booting the built-in demo disk");
+    machine
+        .bus
+        .ide
+        .attach_disk(
+            Channel::Primary,
+            Unit::Master,
+            Box::new(MemDisk::from_bytes(DEMO_DISK.to_vec(), 512)),
+        )
+        .map_err(|e| format!("built-in demo disk: {e}"))
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {
@@ -278,6 +299,14 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     })?;
     machine.reset_on_triple_fault = !args.no_reboot;
     attach_disks(&mut machine, args)?;
+    if args.bios.is_none()
+        && args.hda.is_none()
+        && args.hdb.is_none()
+        && args.cdrom.is_none()
+        && args.kernel.is_none()
+    {
+        attach_demo_disk(&mut machine)?;
+    }
     if let Some(kernel) = &args.kernel {
         let read = |p: &PathBuf, what: &str| {
             std::fs::read(p).map_err(|e| format!("cannot read {what} {}: {e}", p.display()))

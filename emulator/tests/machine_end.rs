@@ -3,23 +3,9 @@
 //! devices run on briefly, as they would on the real machine, so the bytes
 //! still queued in a UART's FIFO reach the serial back end.
 
-use std::sync::{Arc, Mutex};
-
 use oxbox::cpu::{CpuModel, RunExit};
 use oxbox::machine::Machine;
-use oxbox_devices::uart16550::SerialBackend;
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl SerialBackend for Capture {
-    fn poll_input(&mut self) -> Option<u8> {
-        None
-    }
-
-    fn write(&mut self, byte: u8) {
-        self.0.lock().unwrap().push(byte);
-    }
-}
+use oxbox_devices::uart16550::CaptureBackend;
 
 /// A 4 KiB ROM: program COM1 for 9600 baud 8N1 with its FIFO on, queue
 /// "ABCDEFGHIJKLMNOP" (16 bytes, about 17 ms on the line), then CLI; HLT.
@@ -43,7 +29,7 @@ fn rom() -> Vec<u8> {
 
 #[test]
 fn a_uart_fifo_drains_after_the_cpu_stops_for_good() {
-    let out = Arc::new(Mutex::new(Vec::new()));
+    let out = CaptureBackend::default();
     let mut m = Machine::new(
         CpuModel::PentiumPro,
         1 << 20,
@@ -51,10 +37,7 @@ fn a_uart_fifo_drains_after_the_cpu_stops_for_good() {
         Box::new(std::io::sink()),
     )
     .expect("machine");
-    m.bus.attach_serial(Box::new(Capture(out.clone())));
+    m.bus.attach_serial(Box::new(out.clone()));
     assert_eq!(m.run(1_000_000), RunExit::Halted);
-    assert_eq!(
-        String::from_utf8_lossy(&out.lock().unwrap()),
-        "ABCDEFGHIJKLMNOP"
-    );
+    assert_eq!(out.text(), "ABCDEFGHIJKLMNOP");
 }
