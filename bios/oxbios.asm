@@ -54,6 +54,11 @@ post:
     hlt
     jmp .stop
 .is_386:
+    ; The probe left NT set: clear FLAGS again, or the first IRET a boot
+    ; loader executes in protected mode would try a task return through
+    ; its TSS's back link (SDM vol. 3 §7.3, "Task linking").
+    push word 0x0002
+    popf
     ; A CPU reset with CMOS shutdown code 5 or 0Ah is a return from
     ; protected mode through the far pointer at 40:67 (AT BIOS convention).
     mov al, CMOS_SHUTDOWN

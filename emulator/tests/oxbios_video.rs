@@ -355,3 +355,21 @@ fn on_a_cpu_older_than_the_386_the_bios_says_so_and_stops() {
         assert!(log.contains("No bootable device."), "{model}: {log}");
     }
 }
+
+#[test]
+fn a_boot_sector_starts_with_nt_clear() {
+    // The BIOS's 386 probe sets FLAGS.NT; left set, a boot loader's first
+    // IRET in protected mode would try a task return through its TSS
+    // (SDM vol. 3 §7.3). The boot sector only halts: CLI; HLT.
+    let mut img = vec![0xFA, 0xF4];
+    img.resize(510, 0);
+    img.extend_from_slice(&[0x55, 0xAA]);
+    let mut m = machine_with_disk(img);
+    assert_eq!(m.run(100_000_000), RunExit::Halted);
+    assert_eq!(m.cpu.segs[oxbox::cpu::seg::CS].base + m.cpu.eip, 0x7C02);
+    assert_eq!(
+        m.cpu.flags_word() & 0x4000,
+        0,
+        "NT clear at the boot sector"
+    );
+}
