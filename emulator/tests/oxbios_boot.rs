@@ -63,10 +63,16 @@ fn the_bootsector_test_disk_boots_from_hda_with_the_default_firmware() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// oxbios named explicitly: with no disk and no --bios, oxbox boots its
+/// built-in demo disk instead.
+const OXBIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../roms/oxbios.bin");
+
 #[test]
 fn with_no_bootable_device_the_bios_says_so_and_stops() {
     let out = oxbox(
         &[
+            "--bios",
+            OXBIOS,
             "--serial",
             "none",
             "--boot",
@@ -101,7 +107,14 @@ fn the_serial_console_mirrors_bios_text_to_com1_only_when_asked() {
     for (flag, expect) in [(true, true), (false, false)] {
         let com1 = dir.join(format!("com1-{flag}.txt"));
         let serial = format!("file:{}", com1.display());
-        let mut args = vec!["--serial", &serial, "--max-instructions", "100000000"];
+        let mut args = vec![
+            "--bios",
+            OXBIOS,
+            "--serial",
+            &serial,
+            "--max-instructions",
+            "100000000",
+        ];
         if flag {
             args.push("--bios-serial-console");
         }
