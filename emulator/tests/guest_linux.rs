@@ -1,4 +1,5 @@
-//! A real guest: Debian 12's i386 "686" kernel with a busybox initramfs,
+//! A real guest: Debian 12's i386 "686" kernel (and its PAE flavour,
+//! "686-pae") with a busybox initramfs,
 //! booted directly (--kernel/--initrd/--append) on oxbox's BIOS and from
 //! an IDE disk by syslinux under an unmodified SeaBIOS (Debian's). The
 //! initramfs prints GUEST-BOOT-OK, runs a workload
@@ -129,6 +130,27 @@ fn debian_linux_boots_directly_on_oxbios_with_kernel_initrd_and_append() {
             "--append",
             "console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1",
         ],
+    );
+}
+
+#[test]
+fn debian_linux_pae_boots_directly_with_pae_paging_and_nx() {
+    // The 686-pae flavour runs on 3-level PAE paging and turns on NX
+    // through EFER.NXE when CPUID reports it.
+    let console = boot_and_check(
+        "pae",
+        &[
+            "--kernel",
+            "@/vmlinuz-686-pae",
+            "--initrd",
+            "@/initrd-test.cpio.gz",
+            "--append",
+            "console=ttyS0,115200 panic=-1",
+        ],
+    );
+    assert!(
+        console.contains("NX (Execute Disable) protection: active"),
+        "the PAE kernel did not enable NX:\n{console}"
     );
 }
 
