@@ -130,9 +130,9 @@ impl LinuxImages {
         self.layout(u64::MAX).map(|_| ())
     }
 
-    /// The setup header checks and the layout: (setup length, version,
-    /// initrd address).
-    fn layout(&self, ram: u64) -> Result<(usize, u16, Option<u32>), LinuxBootError> {
+    /// The setup header checks and the layout: (setup length, initrd
+    /// address).
+    fn layout(&self, ram: u64) -> Result<(usize, Option<u32>), LinuxBootError> {
         let k = &self.kernel;
         if k.len() < 0x400 {
             return Err(LinuxBootError::NotAKernel("shorter than its setup header"));
@@ -191,7 +191,7 @@ impl LinuxImages {
                     ram,
                 });
             }
-            return Ok((setup_len, version, None));
+            return Ok((setup_len, None));
         };
         // As high as the kernel allows, below the RAM the firmware keeps.
         let addr_max = if version >= 0x0203 {
@@ -208,13 +208,13 @@ impl LinuxImages {
                 ram,
             });
         }
-        Ok((setup_len, version, Some(start as u32)))
+        Ok((setup_len, Some(start as u32)))
     }
 
     /// Copy the kernel, initrd and command line into RAM and fill in the
     /// setup header's loader fields.
     pub fn load(&self, mem: &mut Memory) -> Result<Placement, LinuxBootError> {
-        let (setup_len, version, initrd_at) = self.layout(mem.size() as u64)?;
+        let (setup_len, initrd_at) = self.layout(mem.size() as u64)?;
         let mut setup = self.kernel[..setup_len].to_vec();
         // An undefined boot loader (boot.rst: 0xFF), the heap usable.
         setup[hdr::TYPE_OF_LOADER] = 0xFF;
@@ -236,7 +236,6 @@ impl LinuxImages {
             }
             _ => None,
         };
-        debug_assert!(version >= 0x0202);
         mem.load(SETUP_BASE, &setup);
         mem.load(KERNEL_ADDR, &self.kernel[setup_len..]);
         let mut cmdline = self.cmdline.as_bytes().to_vec();
