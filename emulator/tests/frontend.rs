@@ -334,8 +334,12 @@ impl Xvfb {
                 continue;
             }
             let display = format!(":{number}");
+            // -noreset: by default the server resets when its last client
+            // leaves (each xdotool call here), and a client connecting
+            // during the reset fails ("XOpenDisplay failed").
             let child = Command::new("Xvfb")
                 .args([&display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
+                .arg("-noreset")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

@@ -97,7 +97,8 @@ pub fn run(machine: Machine, options: &Options) -> Outcome {
         },
     ) {
         Ok(win) => win,
-        Err(e) => return Outcome::NoWindow(machine, e.to_string()),
+        // minifb's Display hides the cause; its Debug form carries it.
+        Err(e) => return Outcome::NoWindow(machine, format!("{e:?}")),
     };
     window.set_target_fps(60);
 
