@@ -118,10 +118,12 @@ post:
     mov [es:di], ax
     jmp .ivt_services
 .ivt_done:
-    ; INT 1Dh (video parameters) and 1Fh (graphics characters) point at
-    ; nothing; INT 60h-67h are for users.
+    ; INT 1Dh (video parameters) points at nothing; INT 1Fh at the upper
+    ; half of the 8x8 font (characters 80h-FFh in CGA graphics modes);
+    ; INT 60h-67h are for users.
     mov dword [es:0x1D * 4], 0
-    mov dword [es:0x1F * 4], 0
+    mov word [es:0x1F * 4], font8x8 + 128 * 8
+    mov word [es:0x1F * 4 + 2], BIOS_SEG
     mov di, 0x60 * 4
     mov cx, 8
     xor eax, eax
@@ -600,12 +602,12 @@ putc:
     cmp al, 10
     jne .plain
     mov ax, 0x0E0D
-    xor bx, bx
+    mov bx, 0x0007              ; page 0; light grey in graphics modes
     int 0x10
     mov al, 10
 .plain:
     mov ah, 0x0E
-    xor bx, bx
+    mov bx, 0x0007
     int 0x10
     pop bx
     pop ax

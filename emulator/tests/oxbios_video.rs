@@ -19,10 +19,11 @@ fn oxbios() -> Vec<u8> {
     std::fs::read(repo().join("roms/oxbios.bin")).expect("roms/oxbios.bin")
 }
 
-/// The 8x16 glyphs as bios/oxbios/font8x16.inc lists them.
-fn font() -> Vec<[u8; 16]> {
-    let text = std::fs::read_to_string(repo().join("bios/oxbios/font8x16.inc")).unwrap();
-    let glyphs: Vec<[u8; 16]> = text
+/// The 8xN glyphs as bios/oxbios/font8xN.inc lists them.
+fn font_of<const N: usize>() -> Vec<[u8; N]> {
+    let path = repo().join(format!("bios/oxbios/font8x{N}.inc"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let glyphs: Vec<[u8; N]> = text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("db "))
         .map(|l| {
@@ -38,6 +39,10 @@ fn font() -> Vec<[u8; 16]> {
         .collect();
     assert_eq!(glyphs.len(), 256);
     glyphs
+}
+
+fn font() -> Vec<[u8; 16]> {
+    font_of::<16>()
 }
 
 fn machine(ram_mib: usize) -> Machine {
@@ -207,6 +212,90 @@ fn text_services_write_read_scroll_and_move_the_cursor() {
     assert_eq!(text[2].trim_end(), "", "{text:#?}");
     assert_eq!(text[4].trim_end(), "string", "{text:#?}");
     assert_eq!(text[5].trim_end(), "", "{text:#?}");
+}
+
+/// Boot bios_video_graphics.asm in `mode` (12h or 13h), run to its HLT;
+/// the frame and the reported words.
+fn run_graphics_program(mode: u8) -> (oxbox_devices::vga::Frame, Vec<u32>) {
+    let mut img = assemble("bios_video_graphics.asm");
+    img[0x1F0] = mode;
+    let mut m = machine_with_disk(img);
+    assert_eq!(m.run(200_000_000), RunExit::Halted);
+    let out = program_output(&m);
+    let words = out
+        .split_whitespace()
+        .map(|w| u32::from_str_radix(w, 16).unwrap())
+        .collect();
+    (m.bus.vga.render(), words)
+}
+
+/// Text cell (`row`, `col`) of a graphics screen with `height`-line
+/// characters shows `glyph` in colour `fg` on `bg`.
+fn assert_cell(
+    frame: &oxbox_devices::vga::Frame,
+    (row, col): (u32, u32),
+    glyph: &[u8],
+    fg: u32,
+    bg: u32,
+) {
+    let height = glyph.len() as u32;
+    for (y, bits) in glyph.iter().enumerate() {
+        for x in 0..8 {
+            let want = if bits & (0x80 >> x) != 0 { fg } else { bg };
+            let (px, py) = (col * 8 + x, row * height + y as u32);
+            assert_eq!(
+                frame.pixel(px, py),
+                Some(want),
+                "cell ({row}, {col}) pixel ({x}, {y})"
+            );
+        }
+    }
+}
+
+fn graphics_text_and_pixels(mode: u8) {
+    let (frame, v) = run_graphics_program(mode);
+    let (font8, font16) = (font_of::<8>(), font());
+    let (height, rows): (u32, u32) = if mode == 0x13 { (8, 25) } else { (16, 30) };
+    let glyph = |c: u8| -> Vec<u8> {
+        if height == 8 {
+            font8[c as usize].to_vec()
+        } else {
+            font16[c as usize].to_vec()
+        }
+    };
+    // The colours, as AH=0Ch drew them.
+    let yellow = frame.pixel(200, 100).unwrap();
+    let red = frame.pixel(201, 100).unwrap();
+    let blue = frame.pixel(202, 100).unwrap();
+    let black = frame.pixel(frame.width - 1, frame.height - 1).unwrap();
+    let distinct = [yellow, red, blue, black];
+    for (i, a) in distinct.iter().enumerate() {
+        assert!(!distinct[i + 1..].contains(a), "{distinct:06x?}");
+    }
+    assert_cell(&frame, (0, 0), &glyph(b'H'), yellow, black);
+    assert_cell(&frame, (0, 1), &glyph(b'i'), yellow, black);
+    // AH=07h moved the Zs down a row and filled their old row with blue.
+    assert_cell(&frame, (3, 3), &glyph(b'Z'), red, black);
+    assert_cell(&frame, (3, 4), &glyph(b'Z'), red, black);
+    let full = vec![0xFF; height as usize];
+    assert_cell(&frame, (2, 3), &full, blue, black);
+    assert_cell(&frame, (2, 4), &full, blue, black);
+    assert_cell(&frame, (2, 5), &vec![0; height as usize], blue, black);
+    // Reports: AH=0Dh at (100, 150) and on the H's top line; AX=1130h's
+    // character height and rows - 1; the 8x8 'A'; the cursor after "Hi".
+    let h_top = if glyph(b'H')[0] & 0x40 != 0 { 0x0E } else { 0 };
+    let a8 = u32::from_le_bytes(font8[b'A' as usize][..4].try_into().unwrap());
+    assert_eq!(v, [0x0A, h_top, height, rows - 1, a8, 0x0002], "{v:x?}");
+}
+
+#[test]
+fn mode_13h_text_scroll_and_pixels_use_the_8x8_font() {
+    graphics_text_and_pixels(0x13);
+}
+
+#[test]
+fn mode_12h_text_scroll_and_pixels_use_the_8x16_font_through_the_planes() {
+    graphics_text_and_pixels(0x12);
 }
 
 #[test]
