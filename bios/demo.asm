@@ -16,12 +16,15 @@
 ;     other task's frame is put in its place before IRETD,
 ;   - gives the tasks one system call, INT 30h (a DPL 3 trap gate): EAX = the
 ;     tick count (an interrupt gate with DPL 3),
-;   - echoes keystrokes (scan code set 1 from port 60h, IRQ 1) on COM1,
+;   - echoes keystrokes (scan code set 1 from port 60h, IRQ 1) on COM1 and
+;     in white on the two-line console at the bottom of the screen (y 184-
+;     199), drawn with the BIOS's 8x8 font (INT 10h AX=1130h BH=03h, copied
+;     to FONT in real mode); Enter scrolls the console up a line,
 ;   - reports on COM1 (16550 at 3F8h) once a second.
-; Task A draws in the left half of the screen (a light red bar moving right
-; on red, colours 12 and 4), task B in the right half (a light blue bar
-; moving down on blue, colours 9 and 1): the first 16 entries of the mode
-; 13h DAC are the CGA colours.
+; Task A draws in the left half of the screen above the console (a light
+; red bar moving right on red, colours 12 and 4), task B in the right half
+; (a light blue bar moving down on blue, colours 9 and 1): the first 16
+; entries of the mode 13h DAC are the CGA colours.
 ;
 ; It ends by itself after 5 s of guest time unless a key was pressed
 ; ("oxbox demo: done"); Esc or Q ends it at once ("oxbox demo: bye"). Either
@@ -48,6 +51,9 @@ KSTACK_TOP      equ 0x7C00           ; below the boot sector (page 7000h)
 USTACK_A        equ 0x30000          ; one user page each
 USTACK_B        equ 0x31000
 VGA             equ 0xA0000
+FONT            equ 0x22000          ; the BIOS's 8x8 font, characters 0-127
+TASK_ROWS       equ 184              ; the tasks' part of the screen
+ECHO_Y          equ 184              ; the console: two 8-line text rows
 
 COM1            equ 0x3F8
 HZ              equ 100
@@ -69,6 +75,19 @@ boot:
         jc .fail
         mov ax, 0x0013              ; VGA 320x200, 256 colours
         int 0x10
+        mov ax, 0x1130              ; ES:BP = the 8x8 font
+        mov bh, 3
+        int 0x10
+        push ds
+        push es
+        pop ds
+        mov si, bp
+        mov ax, FONT >> 4
+        mov es, ax
+        xor di, di
+        mov cx, 128 * 8 / 2
+        rep movsw
+        pop ds
         cli
         lgdt [gdt_desc]
         mov eax, cr0
@@ -451,12 +470,14 @@ irq_keyboard:
         test al, al
         jz .done
         call putc
+        call echo_char
         jmp .done
 .enter:
         mov al, 13
         call putc
         mov al, 10
         call putc
+        call echo_newline
 .done:
         pop es
         pop ds
@@ -467,6 +488,52 @@ irq_keyboard:
         call puts
         cli
         hlt
+
+; Draw AL (white on black) at the console's cursor on its second line.
+echo_char:
+        pushad
+        movzx esi, al
+        and esi, 0x7F
+        lea esi, [FONT + esi * 8]
+        mov edi, [echo_col]
+        lea edi, [VGA + (ECHO_Y + 8) * 320 + edi * 8]
+        mov edx, 8
+.line:
+        mov ah, [esi]
+        inc esi
+        mov ecx, 8
+.pixel:
+        xor al, al
+        shl ah, 1
+        jnc .put
+        mov al, 15
+.put:
+        stosb
+        loop .pixel
+        add edi, 320 - 8
+        dec edx
+        jnz .line
+        inc dword [echo_col]
+        cmp dword [echo_col], 320 / 8
+        jb .done
+        call echo_newline
+.done:
+        popad
+        ret
+
+; The console's second line moves up to the first; the second is cleared.
+echo_newline:
+        pushad
+        mov esi, VGA + (ECHO_Y + 8) * 320
+        mov edi, VGA + ECHO_Y * 320
+        mov ecx, 8 * 320 / 4
+        rep movsd
+        xor eax, eax
+        mov ecx, 8 * 320 / 4
+        rep stosd
+        mov dword [echo_col], 0
+        popad
+        ret
 
 ; INT 30h from ring 3: EAX = ticks since the start.
 syscall:
@@ -497,6 +564,8 @@ current:    dd 0
 slices:     dd 0, 0
 frames:     dd frame_a, frame_b
 key_seen:   db 0
+        align 4
+echo_col:   dd 0
 
         align 4
 ; Initial frames (ES, DS, PUSHAD's EDI..EAX, EIP, CS, EFLAGS, ESP, SS):
@@ -541,7 +610,7 @@ task_a:
         div ecx
         mov ebx, edx
         mov edi, VGA
-        mov esi, 200
+        mov esi, TASK_ROWS
 .row:
         mov al, 4
         mov ecx, ebx
@@ -567,9 +636,9 @@ task_b:
         cmp eax, ebp
         je .wait
         mov ebp, eax
-        ; band y = ticks mod 184
+        ; band y = ticks mod (TASK_ROWS - 16)
         xor edx, edx
-        mov ecx, 184
+        mov ecx, TASK_ROWS - 16
         div ecx
         mov ebx, edx
         mov edi, VGA + 160
@@ -586,7 +655,7 @@ task_b:
         FILL
         add edi, 160
         inc esi
-        cmp esi, 200
+        cmp esi, TASK_ROWS
         jb .row
         jmp .wait
 

@@ -5,6 +5,9 @@
 //! task's colours in its half. Through the library, keys typed on the PS/2
 //! keyboard come back on COM1 and Esc ends the demo.
 
+#[path = "common/fonts.rs"]
+mod fonts;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -88,7 +91,7 @@ fn dac_level(v: u8) -> u8 {
 }
 
 #[test]
-fn the_demo_screen_at_exit_is_mode_13h_with_each_task_in_its_half() {
+fn the_demo_screen_at_exit_is_mode_13h_with_each_task_in_its_half_above_the_console() {
     let (out, shot) = demo_run();
     assert_eq!(out.status.code(), Some(0));
     let file = std::fs::File::open(shot).expect("screenshot written");
@@ -101,7 +104,8 @@ fn the_demo_screen_at_exit_is_mode_13h_with_each_task_in_its_half() {
     // The 16 CGA colours are the first 16 DAC entries in mode 13h (IBM VGA
     // BIOS): 1 blue (0, 0, 2Ah), 4 red (2Ah, 0, 0), 9 light blue (15h, 15h,
     // 3Fh), 12 light red (3Fh, 15h, 15h), in 6-bit DAC levels. Task A
-    // draws with 4 and 12 on the left, task B with 1 and 9 on the right.
+    // draws with 4 and 12 on the left, task B with 1 and 9 on the right,
+    // above the black key-echo console (y 184-199; nothing was typed).
     let rgb = |r: u8, g: u8, b: u8| [dac_level(r), dac_level(g), dac_level(b)];
     let left = [rgb(0x2A, 0, 0), rgb(0x3F, 0x15, 0x15)];
     let right = [rgb(0, 0, 0x2A), rgb(0x15, 0x15, 0x3F)];
@@ -111,6 +115,10 @@ fn the_demo_screen_at_exit_is_mode_13h_with_each_task_in_its_half() {
         for x in 0..320usize {
             let i = (y * 320 + x) * 3;
             let p = [buf[i], buf[i + 1], buf[i + 2]];
+            if y >= 184 {
+                assert_eq!(p, [0; 3], "console pixel ({x}, {y})");
+                continue;
+            }
             let (half, colours) = if x < 160 { (0, &left) } else { (1, &right) };
             let k = colours
                 .iter()
@@ -126,7 +134,7 @@ fn the_demo_screen_at_exit_is_mode_13h_with_each_task_in_its_half() {
 }
 
 #[test]
-fn keys_typed_on_the_ps2_keyboard_are_echoed_on_com1_and_escape_ends_the_demo() {
+fn keys_typed_on_the_ps2_keyboard_are_echoed_on_com1_and_screen_and_escape_ends_the_demo() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let read = |name: &str| std::fs::read(repo.join("roms").join(name)).expect(name);
     let mut m = Machine::new(
@@ -192,4 +200,30 @@ fn keys_typed_on_the_ps2_keyboard_are_echoed_on_com1_and_escape_ends_the_demo() 
         .join("\n");
     assert_eq!(typed, "hi 42\n\noxbox demo: bye", "{all}");
     assert!(!all.contains("oxbox demo: done"), "{all}");
+    // On screen, Enter moved "hi 42" to the console's first line (y 184):
+    // the BIOS's 8x8 glyphs (bios/oxbios/font8x8.inc) in white (DAC entry
+    // 15) on black, and the second line is empty.
+    let font = fonts::bios_font::<8>();
+    let frame = m.bus.vga.render();
+    let white = 0xFF_FFFF; // DAC entry 15: (3Fh, 3Fh, 3Fh)
+    for (col, ch) in "hi 42      ".bytes().enumerate() {
+        for (y, bits) in font[ch as usize].iter().enumerate() {
+            for x in 0..8 {
+                let want = if bits & (0x80 >> x) != 0 { white } else { 0 };
+                let (px, py) = (col as u32 * 8 + x, 184 + y as u32);
+                assert_eq!(
+                    frame.pixel(px, py),
+                    Some(want),
+                    "'{}' at ({px}, {py})",
+                    ch as char
+                );
+                assert_eq!(
+                    frame.pixel(px, py + 8),
+                    Some(0),
+                    "second line ({px}, {})",
+                    py + 8
+                );
+            }
+        }
+    }
 }

@@ -3,9 +3,13 @@
 //! INT 10h (testsuite/roms/bios_video.asm), checked on the VGA's rendered
 //! frame and text.
 
+#[path = "common/fonts.rs"]
+mod fonts;
+
 use std::path::Path;
 use std::process::Command;
 
+use fonts::bios_font;
 use oxbox::cpu::{CpuModel, RunExit};
 use oxbox::machine::Machine;
 use oxbox_devices::disk::MemDisk;
@@ -19,30 +23,8 @@ fn oxbios() -> Vec<u8> {
     std::fs::read(repo().join("roms/oxbios.bin")).expect("roms/oxbios.bin")
 }
 
-/// The 8xN glyphs as bios/oxbios/font8xN.inc lists them.
-fn font_of<const N: usize>() -> Vec<[u8; N]> {
-    let path = repo().join(format!("bios/oxbios/font8x{N}.inc"));
-    let text = std::fs::read_to_string(path).unwrap();
-    let glyphs: Vec<[u8; N]> = text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("db "))
-        .map(|l| {
-            let bytes: Vec<u8> = l
-                .split(';')
-                .next()
-                .unwrap()
-                .split(',')
-                .map(|b| u8::from_str_radix(b.trim().trim_start_matches("0x"), 16).unwrap())
-                .collect();
-            bytes.try_into().unwrap()
-        })
-        .collect();
-    assert_eq!(glyphs.len(), 256);
-    glyphs
-}
-
 fn font() -> Vec<[u8; 16]> {
-    font_of::<16>()
+    bios_font::<16>()
 }
 
 fn machine(ram_mib: usize) -> Machine {
@@ -254,7 +236,7 @@ fn assert_cell(
 
 fn graphics_text_and_pixels(mode: u8) {
     let (frame, v) = run_graphics_program(mode);
-    let (font8, font16) = (font_of::<8>(), font());
+    let (font8, font16) = (bios_font::<8>(), font());
     let (height, rows): (u32, u32) = if mode == 0x13 { (8, 25) } else { (16, 30) };
     let glyph = |c: u8| -> Vec<u8> {
         if height == 8 {
