@@ -39,8 +39,9 @@ struct Args {
     #[arg(long, default_value = "p6", value_parser = parse_model)]
     cpu: CpuModel,
 
-    /// Guest RAM in MiB.
-    #[arg(short = 'm', long = "memory", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=3072))]
+    /// Guest RAM in MiB. QEMU's default; a current Linux kernel needs more
+    /// than 32 (Debian 12's 686 kernel decompresses itself above 32 MiB).
+    #[arg(short = 'm', long = "memory", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=3072))]
     memory: u32,
 
     /// Firmware image run from the reset vector (default: the built-in
@@ -120,7 +121,9 @@ struct Args {
     no_reboot: bool,
 
     /// Where the debug console (port 0xE9) goes: stdio, none, or file:PATH.
-    #[arg(long, default_value = "stdio", value_parser = parse_debugcon)]
+    /// Off unless asked for, as in QEMU: the firmware's debug output would
+    /// otherwise cover the headless text mirror of the screen.
+    #[arg(long, default_value = "none", value_parser = parse_debugcon)]
     debugcon: Debugcon,
 }
 

@@ -500,7 +500,11 @@ impl WindowRun {
             for p in parts.iter().rev() {
                 script.extend(["keyup", p]);
             }
-            script.extend(["sleep", "0.1"]);
+            // The window samples the keyboard once a frame (minifb keeps key
+            // states, not events): on a loaded machine a frame can come late,
+            // and a release and the next press of the same key falling in
+            // one frame would look like one long press.
+            script.extend(["sleep", "0.3"]);
         }
         let out = xdotool(&self.x.display, &script);
         assert!(

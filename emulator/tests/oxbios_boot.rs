@@ -63,6 +63,30 @@ fn the_bootsector_test_disk_boots_from_hda_with_the_default_firmware() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn headless_by_default_mirrors_the_bios_screen_and_a_boot_sectors_teletype_once() {
+    // No --debugcon: the BIOS's own debug output stays off, so what the
+    // terminal shows is the screen, each line once.
+    let dir = temp_dir("tty");
+    let mut img = assemble("bootsector_tty.asm", &dir.join("boot.bin"));
+    img.resize(64 * 512, 0);
+    let disk = dir.join("disk.img");
+    std::fs::write(&disk, &img).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_oxbox"))
+        .arg("--hda")
+        .arg(&disk)
+        .args(["--display", "none", "--max-instructions", "100000000"])
+        .output()
+        .expect("run oxbox");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let count = |what: &str| stdout.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(count("oxbox BIOS"), 1, "{stdout}");
+    assert_eq!(count("Booting from Hard Disk..."), 1, "{stdout}");
+    assert_eq!(count("HELLO FROM THE BOOT SECTOR"), 1, "{stdout}");
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// oxbios named explicitly: with no disk and no --bios, oxbox boots its
 /// built-in demo disk instead.
 const OXBIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../roms/oxbios.bin");
