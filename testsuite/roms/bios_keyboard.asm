@@ -7,12 +7,10 @@ bits 16
 cpu 386
 org 0x7C00
 
+%include "boot_start.inc"
+
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7C00
+    BOOT_START
     sti
     mov si, ready
 .r:
@@ -42,12 +40,7 @@ start:
     cli
     hlt
 
-hex16:
-    push eax
-    movzx eax, ax
-    call report_hex
-    pop eax
-    ret
+hex16 equ report_hex16
 
 %include "bios_report.inc"
 

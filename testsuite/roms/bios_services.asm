@@ -12,13 +12,10 @@ bits 16
 cpu 386
 org 0x7C00
 
+%include "boot_start.inc"
+
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov sp, 0x7C00
+    BOOT_START
     sti
     mov [boot_drive], dl
     mov ax, 0x0207              ; 7 sectors

@@ -12,12 +12,10 @@ bits 16
 cpu 386
 org 0x7C00
 
+%include "boot_start.inc"
+
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7C00
+    BOOT_START
     sti
     mov al, [what]
     cmp al, 0
@@ -137,12 +135,7 @@ stop:
     cli
     hlt
 
-hex16:
-    push eax
-    movzx eax, ax
-    call report_hex
-    pop eax
-    ret
+hex16 equ report_hex16
 hex32 equ report_hex
 
 %include "bios_report.inc"

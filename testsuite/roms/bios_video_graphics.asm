@@ -16,12 +16,10 @@ bits 16
 cpu 386
 org 0x7C00
 
+%include "boot_start.inc"
+
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7C00
+    BOOT_START
     sti
     movzx ax, byte [mode]
     int 0x10
@@ -92,14 +90,8 @@ start:
     cli
     hlt
 
-hex8:
-    movzx ax, al
-hex16:
-    push eax
-    movzx eax, ax
-    call report_hex
-    pop eax
-    ret
+hex8 equ report_hex8
+hex16 equ report_hex16
 hex32 equ report_hex
 
 %include "bios_report.inc"

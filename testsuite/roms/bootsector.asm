@@ -8,13 +8,10 @@
 bits 16
 org 0x7C00
 
+%include "boot_start.inc"
+
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov sp, 0x7C00
+    BOOT_START
     sti
     ; DL holds the boot drive.
     mov ax, 0x0201              ; read 1 sector

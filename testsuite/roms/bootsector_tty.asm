@@ -5,12 +5,10 @@
 bits 16
 org 0x7C00
 
+%include "boot_start.inc"
+
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7C00
+    BOOT_START
     mov si, msg
 .next:
     lodsb

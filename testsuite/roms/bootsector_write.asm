@@ -7,13 +7,10 @@
 bits 16
 org 0x7C00
 
+%include "boot_start.inc"
+
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov sp, 0x7C00
+    BOOT_START
     sti
     mov [drive], dl
     mov ax, 0x0201              ; read sector 2 to 0000:7E00
