@@ -350,9 +350,10 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     let debugging = args.debug || args.debug_script.is_some();
     let debug = if debugging {
         let script = match &args.debug_script {
-            Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
-                format!("cannot read debugger script {}: {e}", p.display())
-            })?),
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read debugger script {}: {e}", p.display()))?,
+            ),
             None => None,
         };
         Some(frontend::DebugOptions {

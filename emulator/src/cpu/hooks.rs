@@ -217,7 +217,11 @@ mod tests {
         });
         assert_eq!(h.watch_hit(0x0FFF, 2, true), Some(0));
         assert_eq!(h.watch_hit(0x1004, 2, true), None);
-        assert_eq!(h.watch_hit(0x1002, 1, false), None, "reads do not hit a write watch");
+        assert_eq!(
+            h.watch_hit(0x1002, 1, false),
+            None,
+            "reads do not hit a write watch"
+        );
         h.io.push(IoBreak { port: 0x80, len: 1 });
         assert_eq!(h.io_hit(0x7F, 2), Some(0));
         assert_eq!(h.io_hit(0x81, 4), None);

@@ -324,15 +324,21 @@ impl Cpu {
                 0
             }
         };
-        let walked = walk_entries(self.cr3, self.cr4, self.nx_enabled(), lin, &mut |a, wide| {
-            let v = if wide {
-                read32(a) | read32(a.wrapping_add(4)) << 32
-            } else {
-                read32(a)
-            };
-            entries.push((a, v));
-            v
-        });
+        let walked = walk_entries(
+            self.cr3,
+            self.cr4,
+            self.nx_enabled(),
+            lin,
+            &mut |a, wide| {
+                let v = if wide {
+                    read32(a) | read32(a.wrapping_add(4)) << 32
+                } else {
+                    read32(a)
+                };
+                entries.push((a, v));
+                v
+            },
+        );
         PageWalk {
             entries,
             pae,

@@ -21,11 +21,18 @@ pub enum Command {
     /// `d N`: delete breakpoint N (numbered from 1, as Bochs lists them).
     Delete(usize),
     /// `watch r|w ADDR [len]` (physical, as in Bochs).
-    Watch { write: bool, phys: u32, len: u32 },
+    Watch {
+        write: bool,
+        phys: u32,
+        len: u32,
+    },
     /// `unwatch [N]`: one watchpoint, or all.
     Unwatch(Option<usize>),
     /// `iob PORT [len]`.
-    IoBreak { port: u16, len: u16 },
+    IoBreak {
+        port: u16,
+        len: u16,
+    },
     /// `uniob [N]`.
     UnIoBreak(Option<usize>),
     /// `int N`: break when vector N is delivered.
@@ -52,9 +59,15 @@ pub enum Command {
         addr: Addr,
     },
     /// `u [/n] [addr] [n]`.
-    Disasm { addr: Option<Addr>, count: usize },
+    Disasm {
+        addr: Option<Addr>,
+        count: usize,
+    },
     /// `trace on [FILE]`, `trace off`.
-    Trace { on: bool, file: Option<String> },
+    Trace {
+        on: bool,
+        file: Option<String>,
+    },
     Save(String),
     Load(String),
     /// `rs [n]` and `rc`: reverse execution (needs record/replay).
@@ -545,7 +558,10 @@ mod tests {
     #[test]
     fn info_set_and_trace() {
         assert_eq!(p("info gdt"), Command::Info(Info::Gdt(None)));
-        assert_eq!(p("info idt 0 0x20"), Command::Info(Info::Idt(Some((0, 32)))));
+        assert_eq!(
+            p("info idt 0 0x20"),
+            Command::Info(Info::Idt(Some((0, 32))))
+        );
         assert_eq!(
             p("info device PIC"),
             Command::Info(Info::Device("pic".into()))
@@ -553,7 +569,10 @@ mod tests {
         assert!(parse("info nonsense").is_err());
         assert_eq!(p("set $eax = 0x10"), Command::Set(Register::Gpr(0), 16));
         assert_eq!(p("set cs 0xf000"), Command::Set(Register::Seg(1), 0xF000));
-        assert!(parse("set ax 1").is_err(), "16-bit names are not registers here");
+        assert!(
+            parse("set ax 1").is_err(),
+            "16-bit names are not registers here"
+        );
         assert_eq!(
             p("trace on t.txt"),
             Command::Trace {

@@ -73,7 +73,10 @@ mod tests {
     fn sixteen_and_thirty_two_bit_code_decode_differently() {
         let mut d = Disassembler::new();
         // B8 34 12 is MOV AX, imm16 in 16-bit code ...
-        assert_eq!(d.decode(&[0xB8, 0x34, 0x12], false, 0), ("mov ax, 0x1234".into(), 3));
+        assert_eq!(
+            d.decode(&[0xB8, 0x34, 0x12], false, 0),
+            ("mov ax, 0x1234".into(), 3)
+        );
         // ... and needs four immediate bytes in 32-bit code.
         assert_eq!(
             d.decode(&[0xB8, 0x78, 0x56, 0x34, 0x12], true, 0),

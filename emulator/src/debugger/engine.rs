@@ -324,24 +324,26 @@ impl Engine {
 
     // ----- memory ---------------------------------------------------------
 
-    /// The linear address of selector:offset: real and v8086 mode shift
-    /// the selector; protected mode uses the cache of a segment register
-    /// holding that selector, else the descriptor in the GDT or LDT.
+    /// The linear address of selector:offset: the base in the cache of a
+    /// segment register holding that selector (CS first), as the CPU
+    /// would use it (after reset CS's base is FFFF0000); otherwise the
+    /// selector shifted in real and v8086 mode, or the descriptor in the
+    /// GDT or LDT in protected mode.
     pub fn linear(m: &Machine, addr: Addr) -> Option<u32> {
         let cpu = &m.cpu;
-        match addr {
-            Addr::Linear(l) => Some(l),
-            Addr::SegOff(sel, off) => {
-                if !cpu.protected_mode() || cpu.v86() {
-                    return Some(((sel as u32) << 4).wrapping_add(off));
-                }
-                if let Some(s) = cpu.segs.iter().find(|s| s.selector == sel) {
-                    return Some(s.base.wrapping_add(off));
-                }
-                let d = Engine::descriptor(m, sel)?;
-                Some(d.base.wrapping_add(off))
-            }
+        let (sel, off) = match addr {
+            Addr::Linear(l) => return Some(l),
+            Addr::SegOff(sel, off) => (sel, off),
+        };
+        let order = [seg::CS, seg::DS, seg::SS, seg::ES, seg::FS, seg::GS];
+        if let Some(&s) = order.iter().find(|&&s| cpu.segs[s].selector == sel) {
+            return Some(cpu.segs[s].base.wrapping_add(off));
         }
+        if !cpu.protected_mode() || cpu.v86() {
+            return Some(((sel as u32) << 4).wrapping_add(off));
+        }
+        let d = Engine::descriptor(m, sel)?;
+        Some(d.base.wrapping_add(off))
     }
 
     /// The descriptor `selector` names in the GDT or LDT, read without
@@ -406,10 +408,7 @@ impl Engine {
         let at = at.unwrap_or(Addr::SegOff(cpu.segs[seg::CS].selector, cpu.eip));
         let code32 = cpu.code32() && !cpu.v86();
         let (mut cs_ip, mut lin) = match at {
-            Addr::SegOff(sel, off) => (
-                Some((sel, off)),
-                Engine::linear(m, at).unwrap_or(off),
-            ),
+            Addr::SegOff(sel, off) => (Some((sel, off)), Engine::linear(m, at).unwrap_or(off)),
             Addr::Linear(l) => (None, l),
         };
         let mut out = Vec::with_capacity(n);

@@ -431,8 +431,16 @@ fn describe_attr(a: u16) -> String {
         return "not present".into();
     }
     let dpl = (a >> 5) & 3;
-    let size = if a & attr::DB != 0 { "32-bit" } else { "16-bit" };
-    let gran = if a & attr::G != 0 { ", 4K granular" } else { "" };
+    let size = if a & attr::DB != 0 {
+        "32-bit"
+    } else {
+        "16-bit"
+    };
+    let gran = if a & attr::G != 0 {
+        ", 4K granular"
+    } else {
+        ""
+    };
     let kind = if a & attr::S == 0 {
         system_name((a & 0xF) as u8).to_string()
     } else if a & attr::CODE != 0 {
@@ -745,7 +753,12 @@ fn tss(m: &Machine) -> Result<String, String> {
             "link={:#06x} esp0={:#010x} ss0={:#06x} esp1={:#010x} ss1={:#06x} esp2={:#010x} ss2={:#06x}\n",
             w(0), d(4), w(8), d(12), w(16), d(20), w(24)
         );
-        s += &format!("cr3={:#010x} eip={:#010x} eflags={:#010x}\n", d(28), d(32), d(36));
+        s += &format!(
+            "cr3={:#010x} eip={:#010x} eflags={:#010x}\n",
+            d(28),
+            d(32),
+            d(36)
+        );
         for (i, name) in ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"]
             .iter()
             .enumerate()
@@ -756,19 +769,17 @@ fn tss(m: &Machine) -> Result<String, String> {
         for (i, name) in seg::NAMES.iter().enumerate() {
             s += &format!("{name}={:#06x} ", w(72 + 4 * i));
         }
-        s += &format!(
-            "ldt={:#06x} T={} iomap={:#06x}",
-            w(96),
-            w(100) & 1,
-            w(102)
-        );
+        s += &format!("ldt={:#06x} T={} iomap={:#06x}", w(96), w(100) & 1, w(102));
     } else {
         s += &format!(
             "link={:#06x} sp0={:#06x} ss0={:#06x} sp1={:#06x} ss1={:#06x} sp2={:#06x} ss2={:#06x}\n",
             w(0), w(2), w(4), w(6), w(8), w(10), w(12)
         );
         s += &format!("ip={:#06x} flags={:#06x}\n", w(14), w(16));
-        for (i, name) in ["ax", "cx", "dx", "bx", "sp", "bp", "si", "di"].iter().enumerate() {
+        for (i, name) in ["ax", "cx", "dx", "bx", "sp", "bp", "si", "di"]
+            .iter()
+            .enumerate()
+        {
             s += &format!("{name}={:#06x} ", w(18 + 2 * i));
         }
         s += "\n";
@@ -860,7 +871,11 @@ fn page(m: &Machine, lin: u32) -> String {
             let rights = format!(
                 "{}, {}{}{}",
                 if p.user { "user" } else { "supervisor" },
-                if p.writable { "read/write" } else { "read-only" },
+                if p.writable {
+                    "read/write"
+                } else {
+                    "read-only"
+                },
                 if p.no_exec { ", no-execute" } else { "" },
                 if p.large { ", large page" } else { "" }
             );
@@ -999,6 +1014,9 @@ mod tests {
     fn attributes_in_words() {
         assert_eq!(describe_attr(0x0093), "data rw, dpl=0, 16-bit");
         assert_eq!(describe_attr(0xC09B), "code rx, dpl=0, 32-bit, 4K granular");
-        assert_eq!(describe_attr(0x0089), "32-bit TSS (available), dpl=0, 16-bit");
+        assert_eq!(
+            describe_attr(0x0089),
+            "32-bit TSS (available), dpl=0, 16-bit"
+        );
     }
 }

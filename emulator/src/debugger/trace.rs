@@ -89,7 +89,17 @@ mod tests {
         let fields: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(
             fields,
-            ["7", "9", "f000:00000040", "01d8", "add", "ax,", "bx", "eax=000068ac", "eflags=00000006"]
+            [
+                "7",
+                "9",
+                "f000:00000040",
+                "01d8",
+                "add",
+                "ax,",
+                "bx",
+                "eax=000068ac",
+                "eflags=00000006"
+            ]
         );
     }
 }
