@@ -42,6 +42,14 @@ pub trait Bus {
         let _ = (addr, size, value);
     }
 
+    /// A byte of bus memory as a debugger reads it: ROM contents, without
+    /// the side effects a CPU read can have (the VGA's latches). `None`
+    /// where nothing can be read that way.
+    fn peek(&self, addr: u32) -> Option<u8> {
+        let _ = addr;
+        None
+    }
+
     /// The CPU's cycle counter at the access that follows: the CPU calls
     /// this before every port or MMIO access so devices see the guest time
     /// of the access, not of the start of the batch.

@@ -5,6 +5,7 @@
 //! and front ends.
 
 pub mod cpu;
+pub mod debugger;
 pub mod linux_boot;
 pub mod machine;
 pub mod memory;

@@ -609,6 +609,17 @@ impl Bus for PcBus {
         v
     }
 
+    /// The firmware and option ROMs; video memory is not shown (a read
+    /// there moves the VGA's latches).
+    fn peek(&self, addr: u32) -> Option<u8> {
+        if self.is_vga_memory(addr) {
+            return None;
+        }
+        self.rom_byte(addr)
+            .or_else(|| self.option_rom_byte(addr))
+            .or_else(|| self.vga_rom_byte(addr))
+    }
+
     fn mmio_write(&mut self, addr: u32, size: IoSize, value: u32) {
         if self.is_vga_memory(addr) {
             self.vga.mmio_write(self.now, addr, size, value);
@@ -862,8 +873,15 @@ impl Machine {
     /// slices of virtual time to refresh a display or pace it to the wall
     /// clock. Idle time skipped by HLT stops there too.
     pub fn run_to(&mut self, max_instructions: u64, until: Option<VirtualTime>) -> RunExit {
-        let end = self.cpu.instructions.saturating_add(max_instructions);
         let until_cycles = until.map(|t| self.bus.cpu_clock.ticks_to_reach(t));
+        self.run_to_cycle(max_instructions, until_cycles)
+    }
+
+    /// [`Machine::run_to`] with the stop given as a cycle count (the
+    /// debugger's `until cycle N`). A host debugger stop ends the run with
+    /// [`RunExit::Debug`] at an instruction boundary.
+    pub fn run_to_cycle(&mut self, max_instructions: u64, until_cycles: Option<u64>) -> RunExit {
+        let end = self.cpu.instructions.saturating_add(max_instructions);
         let exit = loop {
             let now = self.now();
             let deadline = self.bus.advance_devices(now);

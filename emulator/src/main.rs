@@ -113,8 +113,10 @@ struct Args {
     realtime: bool,
 
     /// COM1's back end: stdio, none, file:PATH, or tcp:127.0.0.1:PORT.
-    #[arg(long, default_value = "stdio", value_parser = parse_serial)]
-    serial: Serial,
+    /// Default: stdio, or none with --debug (the terminal is the
+    /// debugger's).
+    #[arg(long, value_parser = parse_serial)]
+    serial: Option<Serial>,
 
     /// Exit instead of resetting when the guest triple-faults.
     #[arg(long)]
@@ -125,6 +127,17 @@ struct Args {
     /// otherwise cover the headless text mirror of the screen.
     #[arg(long, default_value = "none", value_parser = parse_debugcon)]
     debugcon: Debugcon,
+
+    /// Start in the built-in debugger: a command prompt on the terminal
+    /// before the first instruction (`help` lists the commands). Ctrl-C
+    /// breaks into it.
+    #[arg(long)]
+    debug: bool,
+
+    /// Run the debugger commands in FILE first; the session ends with the
+    /// file unless --debug is also given (then the prompt follows).
+    #[arg(long, value_name = "FILE")]
+    debug_script: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -337,7 +350,28 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             std::fs::read(p).map_err(|e| format!("cannot read VGA BIOS {}: {e}", p.display()))?;
         machine.bus.set_vga_rom(rom);
     }
-    let serial: Option<Box<dyn SerialBackend>> = match &args.serial {
+    let debugging = args.debug || args.debug_script.is_some();
+    let debug = if debugging {
+        let script = match &args.debug_script {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read debugger script {}: {e}", p.display()))?,
+            ),
+            None => None,
+        };
+        Some(frontend::DebugOptions {
+            script,
+            interactive: args.debug,
+        })
+    } else {
+        None
+    };
+    let serial_choice = match &args.serial {
+        Some(s) => s.clone(),
+        None if debugging => Serial::None,
+        None => Serial::Stdio,
+    };
+    let serial: Option<Box<dyn SerialBackend>> = match &serial_choice {
         Serial::None => None,
         Serial::Stdio => Some(Box::new(StdioBackend::new())),
         Serial::File(p) => Some(Box::new(FileBackend::create(p).map_err(|e| {
@@ -357,7 +391,8 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         let tap = SerialTap::new(backend, console_used.clone());
         machine.bus.attach_serial(Box::new(tap));
     }
-    // Ctrl-C ends the run cleanly: the front end flushes the disks.
+    // Ctrl-C ends the run cleanly: the front end flushes the disks. In
+    // the debugger it breaks into the prompt instead.
     let flag = machine.interrupt.clone();
     let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::Relaxed));
     let options = frontend::Options {
@@ -366,6 +401,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         realtime: args.realtime,
         max_instructions: args.max_instructions,
         console_used,
+        debug,
     };
     frontend::run(machine, &options)
 }

@@ -65,8 +65,8 @@ impl Cpu {
             return self.read_split::<W>(bus, s, off);
         }
         let lin = self.linear(s, off, W::BYTES, rights::READ)?;
-        if self.debug.data_armed {
-            self.debug.note_access(lin, W::BYTES, false);
+        if self.debug.data_check {
+            self.note_data(lin, W::BYTES, false, None);
         }
         self.read_lin(bus, lin, W::BYTES, Access::Read)
     }
@@ -78,8 +78,8 @@ impl Cpu {
             return self.write_split::<W>(bus, s, off, v);
         }
         let lin = self.linear(s, off, W::BYTES, rights::WRITE)?;
-        if self.debug.data_armed {
-            self.debug.note_access(lin, W::BYTES, true);
+        if self.debug.data_check {
+            self.note_data(lin, W::BYTES, true, Some(v & W::MASK));
         }
         self.write_lin(bus, lin, W::BYTES, v)
     }
@@ -248,6 +248,35 @@ impl Cpu {
                 bus.mmio_write(phys, IoSize::Byte, b);
             }
         }
+    }
+
+    /// A physical byte as the debugger reads it: RAM where reads reach
+    /// RAM, otherwise what the bus shows without side effects (0xFF when
+    /// nothing).
+    pub fn peek_phys(&self, bus: &dyn Bus, phys: u32) -> u8 {
+        if self.mem.readable(phys, 1) {
+            self.mem.read_u8(phys)
+        } else {
+            bus.peek(phys).unwrap_or(0xFF)
+        }
+    }
+
+    /// Fill `buf` from linear address `lin` without side effects (see
+    /// [`Cpu::peek_translate`]); returns how many bytes could be read
+    /// before the first unmapped page.
+    pub fn peek_linear(&self, bus: &dyn Bus, lin: u32, buf: &mut [u8]) -> usize {
+        let mut page = None;
+        for (i, b) in buf.iter_mut().enumerate() {
+            let l = lin.wrapping_add(i as u32);
+            if i == 0 || l & 0xFFF == 0 {
+                page = self.peek_translate(l).map(|p| p & !0xFFF);
+            }
+            let Some(base) = page else {
+                return i;
+            };
+            *b = self.peek_phys(bus, base | (l & 0xFFF));
+        }
+        buf.len()
     }
 
     /// Read a code byte at CS:offset for the decoder; returns it with its

@@ -35,8 +35,16 @@ pub struct DebugRegs {
     pub data_armed: bool,
     /// Any enabled I/O breakpoint (R/W = 10; effective with CR4.DE).
     pub io_armed: bool,
-    /// Any of the three: one load for the run loop's fast-path test.
+    /// Which checks the host debugger needs ([`super::hooks`]); never
+    /// visible to the guest, only folded into the flags below.
+    pub host: HostChecks,
+    /// Guest execute/data/I/O breakpoints or host breakpoints: one load
+    /// for the run loop's fast-path test.
     pub any_armed: bool,
+    /// Guest data breakpoints or host watchpoints: one load per access.
+    pub data_check: bool,
+    /// Guest I/O breakpoints or host I/O breakpoints.
+    pub io_check: bool,
     /// Data breakpoints hit by the current instruction (DR6 B0-B3 bits).
     pub pending: u32,
     /// A task switch entered a TSS with its T flag set: #DB (DR6.BT) is
@@ -53,14 +61,46 @@ impl Default for DebugRegs {
             exec_armed: false,
             data_armed: false,
             io_armed: false,
+            host: HostChecks::default(),
             any_armed: false,
+            data_check: false,
+            io_check: false,
             pending: 0,
             task_trap: false,
         }
     }
 }
 
+/// What the host debugger's hooks need the CPU to check.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostChecks {
+    /// Instruction breakpoints or tracing: the run loop takes its careful
+    /// path at every instruction boundary.
+    pub exec: bool,
+    /// Watchpoints (data accesses call the slow hook).
+    pub data: bool,
+    /// I/O breakpoints.
+    pub io: bool,
+}
+
 impl DebugRegs {
+    /// The reset state, keeping the host debugger's checks (a guest reset
+    /// does not remove the debugger's breakpoints).
+    pub fn after_reset(host: HostChecks) -> DebugRegs {
+        let mut d = DebugRegs {
+            host,
+            ..DebugRegs::default()
+        };
+        d.rearm();
+        d
+    }
+
+    /// Set what the host debugger needs checked.
+    pub fn set_host(&mut self, host: HostChecks) {
+        self.host = host;
+        self.rearm();
+    }
+
     fn enabled(&self, i: usize) -> bool {
         self.dr7 & (3 << (2 * i)) != 0
     }
@@ -86,7 +126,14 @@ impl DebugRegs {
         self.exec_armed = (0..4).any(|i| self.enabled(i) && self.rw(i) == 0);
         self.data_armed = (0..4).any(|i| self.enabled(i) && self.rw(i) & 1 == 1);
         self.io_armed = (0..4).any(|i| self.enabled(i) && self.rw(i) == 2);
-        self.any_armed = self.exec_armed || self.data_armed || self.io_armed;
+        self.rearm();
+    }
+
+    /// Recompute the combined flags the hot paths test.
+    fn rearm(&mut self) {
+        self.any_armed = self.exec_armed || self.data_armed || self.io_armed || self.host.exec;
+        self.data_check = self.data_armed || self.host.data;
+        self.io_check = self.io_armed || self.host.io;
     }
 
     /// Record I/O breakpoints a port access of `len` bytes hits (CR4.DE;

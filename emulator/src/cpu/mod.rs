@@ -16,6 +16,7 @@ pub mod exec;
 pub mod fault;
 pub mod flags;
 pub mod fpu;
+pub mod hooks;
 pub mod model;
 pub mod msr;
 pub mod paging;
@@ -48,6 +49,8 @@ pub mod reg {
     pub const BP: usize = 5;
     pub const SI: usize = 6;
     pub const DI: usize = 7;
+    /// Their 32-bit names, in this order (the debugger's and trace's).
+    pub const NAMES: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
 }
 
 /// Segment register numbers, in the x86 encoding order.
@@ -58,6 +61,8 @@ pub mod seg {
     pub const DS: usize = 3;
     pub const FS: usize = 4;
     pub const GS: usize = 5;
+    /// Their names, in this order.
+    pub const NAMES: [&str; 6] = ["es", "cs", "ss", "ds", "fs", "gs"];
 }
 
 /// Operand widths, as types, so one generic function serves 8, 16 and 32
@@ -147,6 +152,9 @@ pub enum RunExit {
     Deadline,
     /// A device asked the machine to stop (an exit port).
     Stopped,
+    /// A host debugger breakpoint, watchpoint, I/O or interrupt break
+    /// ([`hooks::Hooks::stop`] says which).
+    Debug,
 }
 
 pub struct Cpu {
@@ -184,6 +192,8 @@ pub struct Cpu {
     /// The x87 FPU (used by the models that have one: see fpu::exec::has_fpu).
     pub fpu: fpu::Fpu,
     pub debug: debug::DebugRegs,
+    /// The host debugger's breakpoints (invisible to the guest).
+    pub hooks: hooks::Hooks,
     pub halted: bool,
     pub shutdown: bool,
     /// Interrupts are held off for one instruction after MOV SS / POP SS /
@@ -237,6 +247,7 @@ impl Cpu {
             msrs: msr::Msrs::new(),
             fpu: fpu::Fpu::new(),
             debug: debug::DebugRegs::default(),
+            hooks: hooks::Hooks::default(),
             halted: false,
             shutdown: false,
             inhibit_interrupts: false,
@@ -280,7 +291,7 @@ impl Cpu {
         self.tr = Segment::null(0);
         self.tlb.flush(false);
         self.fpu = fpu::Fpu::new();
-        self.debug = debug::DebugRegs::default();
+        self.debug = debug::DebugRegs::after_reset(self.debug.host);
         self.halted = false;
         self.shutdown = false;
         self.inhibit_interrupts = false;
@@ -785,11 +796,21 @@ impl Cpu {
         error_code: Option<u32>,
         return_ip: u32,
     ) -> Result<()> {
+        let from = (self.segs[seg::CS].selector, return_ip);
         if self.protected_mode() {
-            self.interrupt_protected(bus, vector, source, error_code, return_ip)
+            self.interrupt_protected(bus, vector, source, error_code, return_ip)?;
         } else {
-            self.interrupt_real(bus, vector, return_ip)
+            self.interrupt_real(bus, vector, return_ip)?;
         }
+        if self.hooks.breaks_on_interrupt(vector) {
+            self.hooks.note(hooks::Stop::Interrupt {
+                vector,
+                source,
+                from,
+            });
+            self.poll_irq = true;
+        }
+        Ok(())
     }
 
     /// Note the delivered vector and where its FLAGS image went.
@@ -884,6 +905,7 @@ impl Cpu {
             }
         }
         self.debug.pending = 0;
+        let traced = self.hooks.tracing.then(|| self.trace_before(bus));
         match self.execute_one(bus) {
             Ok(()) => {
                 self.instructions += 1;
@@ -908,7 +930,42 @@ impl Cpu {
             }
             Err(fault) => self.deliver_fault(bus, fault, start),
         }
+        if let Some(mut record) = traced {
+            record.after = self.snapshot();
+            self.hooks.trace.push(record);
+        }
         self.step_result()
+    }
+
+    /// The registers a trace line compares.
+    pub fn snapshot(&self) -> hooks::RegSnapshot {
+        hooks::RegSnapshot {
+            gpr: self.regs,
+            eip: self.eip,
+            eflags: self.flags_word(),
+            segs: self.segs.map(|s| s.selector),
+            cr: [self.cr0, self.cr2, self.cr3, self.cr4],
+        }
+    }
+
+    /// The state before an instruction the debugger traces, with its
+    /// bytes read without side effects.
+    #[cold]
+    fn trace_before(&self, bus: &dyn Bus) -> hooks::TraceRecord {
+        let lin = self.segs[seg::CS].base.wrapping_add(self.eip);
+        let mut bytes = [0; 15];
+        let n = self.peek_linear(bus, lin, &mut bytes);
+        let before = self.snapshot();
+        hooks::TraceRecord {
+            instructions: self.instructions,
+            cycles: self.cycles,
+            lin,
+            code32: self.code32(),
+            bytes,
+            len: n as u8,
+            before,
+            after: before,
+        }
     }
 
     fn step_result(&self) -> StepResult {
@@ -951,11 +1008,17 @@ impl Cpu {
                 if self.shutdown {
                     return RunExit::Shutdown;
                 }
+                if self.hooks.stop.is_some() {
+                    return RunExit::Debug;
+                }
                 if bus.stop_requested() {
                     return RunExit::Stopped;
                 }
                 if self.halted && !(self.interrupts_enabled() && bus.interrupt_pending()) {
                     return RunExit::Halted;
+                }
+                if self.debug.host.exec && self.host_breakpoint(bus) {
+                    return RunExit::Debug;
                 }
                 self.sync_memory_map(bus);
                 let shadow = self.inhibit_interrupts;
@@ -966,6 +1029,7 @@ impl Cpu {
                 }
                 // The instruction after a shadow must poll again.
                 self.poll_irq |= shadow;
+                self.hooks.resume_at = None;
                 continue;
             }
             let start = self.eip;
@@ -1086,21 +1150,105 @@ impl Cpu {
     #[inline]
     pub fn port_in<W: Width>(&mut self, bus: &mut dyn Bus, port: u16) -> u32 {
         self.poll_irq = true;
-        if self.debug.io_armed && self.cr4 & CR4_DE != 0 {
-            self.debug.note_io(port, W::BYTES);
-        }
         bus.sync_cycles(self.cycles);
-        bus.io_read(port, W::SIZE) & W::MASK
+        let v = bus.io_read(port, W::SIZE) & W::MASK;
+        if self.debug.io_check {
+            self.note_io(port, W::BYTES, false, v);
+        }
+        v
     }
 
     #[inline]
     pub fn port_out<W: Width>(&mut self, bus: &mut dyn Bus, port: u16, v: u32) {
         self.poll_irq = true;
-        if self.debug.io_armed && self.cr4 & CR4_DE != 0 {
-            self.debug.note_io(port, W::BYTES);
+        if self.debug.io_check {
+            self.note_io(port, W::BYTES, true, v & W::MASK);
         }
         bus.sync_cycles(self.cycles);
         bus.io_write(port, W::SIZE, v & W::MASK);
+    }
+
+    /// A port access while guest or host I/O breakpoints are armed. The
+    /// guest's need CR4.DE and report through DR6 after the instruction;
+    /// the host's stop the run at the next instruction boundary.
+    #[cold]
+    #[inline(never)]
+    fn note_io(&mut self, port: u16, len: u32, write: bool, value: u32) {
+        if self.debug.io_armed && self.cr4 & CR4_DE != 0 {
+            self.debug.note_io(port, len);
+        }
+        if self.debug.host.io {
+            if let Some(index) = self.hooks.io_hit(port, len) {
+                self.hooks.note(hooks::Stop::Io {
+                    index,
+                    port,
+                    len,
+                    write,
+                    value,
+                });
+            }
+        }
+    }
+
+    /// A data access while guest data breakpoints or host watchpoints are
+    /// armed (`value` is the value a write stores).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn note_data(&mut self, lin: u32, len: u32, write: bool, value: Option<u32>) {
+        if self.debug.data_armed {
+            self.debug.note_access(lin, len, write);
+        }
+        if self.debug.host.data {
+            let Some(phys) = self.peek_translate(lin) else {
+                return;
+            };
+            if let Some(index) = self.hooks.watch_hit(phys, len, write) {
+                self.hooks.note(hooks::Stop::Watch {
+                    index,
+                    lin,
+                    phys,
+                    len,
+                    write,
+                    value,
+                });
+                self.poll_irq = true;
+            }
+        }
+    }
+
+    /// Whether a host breakpoint stops the instruction at CS:EIP (checked
+    /// at an instruction boundary in the run loop's careful path, after
+    /// any interrupt due there has been delivered, as Bochs does).
+    fn host_breakpoint(&mut self, bus: &dyn Bus) -> bool {
+        let irq_due = self.debug.task_trap
+            || (!self.inhibit_interrupts && self.interrupts_enabled() && bus.interrupt_pending());
+        if irq_due {
+            return false;
+        }
+        let cs = &self.segs[seg::CS];
+        let lin = cs.base.wrapping_add(self.eip);
+        if self.hooks.resume_at.take() == Some(lin) {
+            return false;
+        }
+        let (sel, eip) = (cs.selector, self.eip);
+        let mut phys = None;
+        for i in 0..self.hooks.breakpoints.len() {
+            let hit = match self.hooks.breakpoints[i] {
+                hooks::BreakAt::Virtual { cs, eip: e } => cs == sel && e == eip,
+                hooks::BreakAt::Linear(l) => l == lin,
+                hooks::BreakAt::Physical(p) => {
+                    if phys.is_none() {
+                        phys = Some(self.peek_translate(lin));
+                    }
+                    phys.flatten() == Some(p)
+                }
+            };
+            if hit {
+                self.hooks.note(hooks::Stop::Breakpoint { index: i });
+                return true;
+            }
+        }
+        false
     }
 
     /// Apply the chipset's memory routing (A20 gate, shadow RAM) as the bus

@@ -174,76 +174,6 @@ impl Cpu {
         self.walk(bus, lin, kind, user)
     }
 
-    /// The entries PAE paging uses for `lin` (SDM vol. 3 §4.4): the PDPTE
-    /// (read from memory at each walk; the silicon caches the four PDPTEs
-    /// at the CR3 load, which only differs when a guest edits its PDPT
-    /// without reloading CR3), the PDE and, for 4 KiB pages, the PTE.
-    /// Returns the walk's outcome or the #PF error-code bits.
-    fn walk_pae(
-        &mut self,
-        bus: &mut dyn Bus,
-        lin: u32,
-        nxe: bool,
-    ) -> std::result::Result<Walked, u32> {
-        let read64 = |cpu: &mut Cpu, bus: &mut dyn Bus, a: u32| -> u64 {
-            cpu.read_phys(bus, a, 4) as u64
-                | ((cpu.read_phys(bus, a.wrapping_add(4), 4) as u64) << 32)
-        };
-        let reserved =
-            |e: u64| -> bool { e & 0x7FF0_0000_0000_0000 != 0 || (!nxe && e & PAE_NX != 0) };
-        let pdpte = read64(self, bus, (self.cr3 & 0xFFFF_FFE0) + ((lin >> 30) << 3));
-        if pdpte & pte::P as u64 == 0 {
-            return Err(0);
-        }
-        let pde_addr = (pdpte & PAE_ADDR) as u32 + (((lin >> 21) & 0x1FF) << 3);
-        let pde = read64(self, bus, pde_addr);
-        if pde & pte::P as u64 == 0 {
-            return Err(0);
-        }
-        if reserved(pde) {
-            return Err(pf::PRESENT | pf::RESERVED);
-        }
-        if pde & pte::PS as u64 != 0 {
-            let base = (pde & 0x000F_FFFF_FFE0_0000) as u32 + (lin & 0x001F_F000);
-            let u = pde & pte::US as u64 != 0;
-            let w = pde & pte::RW as u64 != 0;
-            let nx = nxe && pde & PAE_NX != 0;
-            return Ok(Walked {
-                entry_addr: pde_addr,
-                entry: pde,
-                page: base,
-                user: u,
-                writable: w,
-                no_exec: nx,
-                large: true,
-                pde_addr,
-                pde,
-            });
-        }
-        let pte_addr = (pde & PAE_ADDR) as u32 + (((lin >> 12) & 0x1FF) << 3);
-        let e = read64(self, bus, pte_addr);
-        if e & pte::P as u64 == 0 {
-            return Err(0);
-        }
-        if reserved(e) {
-            return Err(pf::PRESENT | pf::RESERVED);
-        }
-        let u = pde & e & pte::US as u64 != 0;
-        let w = pde & e & pte::RW as u64 != 0;
-        let nx = nxe && (pde | e) & PAE_NX != 0;
-        Ok(Walked {
-            entry_addr: pte_addr,
-            entry: e,
-            page: (e & PAE_ADDR) as u32,
-            user: u,
-            writable: w,
-            no_exec: nx,
-            large: false,
-            pde_addr,
-            pde,
-        })
-    }
-
     /// The page walk: 32-bit paging (4 KiB pages, 4 MiB pages with
     /// CR4.PSE) or PAE (4 KiB and 2 MiB pages, execute-disable with
     /// EFER.NXE); checks the access, sets accessed and dirty flags and
@@ -252,8 +182,7 @@ impl Cpu {
     fn walk(&mut self, bus: &mut dyn Bus, lin: u32, kind: Access, user: bool) -> Result<u32> {
         let write = kind.is_write();
         let fetch = kind == Access::Execute;
-        let pae = self.cr4 & CR4_PAE != 0;
-        let nxe = pae && self.msrs.read(super::msr::EFER) & EFER_NXE != 0;
+        let nxe = self.nx_enabled();
         let fault = |cpu: &mut Cpu, bits: u32| -> Fault {
             cpu.cr2 = lin;
             let mut code = bits;
@@ -268,47 +197,18 @@ impl Cpu {
             }
             Fault::with_code(super::vector::PF, code)
         };
-        let w = if pae {
-            match self.walk_pae(bus, lin, nxe) {
-                Ok(t) => t,
-                Err(bits) => return Err(fault(self, bits)),
-            }
-        } else {
-            let pde_addr = (self.cr3 & 0xFFFF_F000) | ((lin >> 22) << 2);
-            let pde = self.read_phys(bus, pde_addr, 4);
-            if pde & pte::P == 0 {
-                return Err(fault(self, 0));
-            }
-            if pde & pte::PS != 0 && self.cr4 & CR4_PSE != 0 {
-                Walked {
-                    entry_addr: pde_addr,
-                    entry: pde as u64,
-                    page: (pde & 0xFFC0_0000) | (lin & 0x003F_F000),
-                    user: pde & pte::US != 0,
-                    writable: pde & pte::RW != 0,
-                    no_exec: false,
-                    large: true,
-                    pde_addr,
-                    pde: pde as u64,
-                }
+        let (cr3, cr4) = (self.cr3, self.cr4);
+        let walked = walk_entries(cr3, cr4, nxe, lin, &mut |a, wide| {
+            let lo = self.read_phys(bus, a, 4) as u64;
+            if wide {
+                lo | (self.read_phys(bus, a.wrapping_add(4), 4) as u64) << 32
             } else {
-                let pte_addr = (pde & 0xFFFF_F000) | (((lin >> 12) & 0x3FF) << 2);
-                let e = self.read_phys(bus, pte_addr, 4);
-                if e & pte::P == 0 {
-                    return Err(fault(self, 0));
-                }
-                Walked {
-                    entry_addr: pte_addr,
-                    entry: e as u64,
-                    page: e & 0xFFFF_F000,
-                    user: pde & e & pte::US != 0,
-                    writable: pde & e & pte::RW != 0,
-                    no_exec: false,
-                    large: false,
-                    pde_addr,
-                    pde: pde as u64,
-                }
+                lo
             }
+        });
+        let w = match walked {
+            Ok(w) => w,
+            Err(bits) => return Err(fault(self, bits)),
         };
         let Walked {
             entry_addr,
@@ -373,4 +273,217 @@ impl Cpu {
     pub fn invalidate_page(&mut self, lin: u32) {
         self.tlb.invalidate(lin);
     }
+
+    /// PAE with EFER.NXE: the execute-disable bit is honoured.
+    fn nx_enabled(&self) -> bool {
+        self.cr4 & CR4_PAE != 0 && self.msrs.read(super::msr::EFER) & EFER_NXE != 0
+    }
+
+    /// Linear → physical for the debugger, without side effects: no
+    /// accessed/dirty flags written, no TLB fill, no #PF, no CR2. A TLB
+    /// hit answers as the CPU would; otherwise the page tables in RAM are
+    /// walked. `None` when the page is not mapped.
+    pub fn peek_translate(&self, lin: u32) -> Option<u32> {
+        if !self.paging() {
+            return Some(lin & self.addr_mask);
+        }
+        let e = &self.tlb.entries[slot(lin)];
+        if e.tag == (lin >> 12) | VALID {
+            return Some((e.phys | (lin & 0xFFF)) & self.addr_mask);
+        }
+        self.debug_walk(lin)
+            .result
+            .ok()
+            .map(|t| t.phys & self.addr_mask)
+    }
+
+    /// The page walk for `lin` as the debugger shows it (`page`): every
+    /// entry read and the outcome, without side effects (see
+    /// [`Cpu::peek_translate`]). Page tables are read from RAM.
+    pub fn debug_walk(&self, lin: u32) -> PageWalk {
+        let mut entries = Vec::new();
+        let pae = self.cr4 & CR4_PAE != 0;
+        if !self.paging() {
+            return PageWalk {
+                entries,
+                pae,
+                result: Ok(PageInfo {
+                    phys: lin & self.addr_mask,
+                    user: true,
+                    writable: true,
+                    no_exec: false,
+                    large: false,
+                }),
+            };
+        }
+        let mem = &self.mem;
+        let read32 = |a: u32| -> u64 {
+            if mem.in_ram(a, 4) {
+                mem.read_le(a, 4) as u64
+            } else {
+                0
+            }
+        };
+        let walked = walk_entries(
+            self.cr3,
+            self.cr4,
+            self.nx_enabled(),
+            lin,
+            &mut |a, wide| {
+                let v = if wide {
+                    read32(a) | read32(a.wrapping_add(4)) << 32
+                } else {
+                    read32(a)
+                };
+                entries.push((a, v));
+                v
+            },
+        );
+        PageWalk {
+            entries,
+            pae,
+            result: walked.map(|w| PageInfo {
+                phys: w.page | (lin & 0xFFF),
+                user: w.user,
+                writable: w.writable,
+                no_exec: w.no_exec,
+                large: w.large,
+            }),
+        }
+    }
+}
+
+/// A side-effect-free page walk ([`Cpu::debug_walk`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageWalk {
+    /// Each entry read, in walk order (physical address, value): PDE, PTE
+    /// for 32-bit paging; PDPTE, PDE, PTE for PAE. Empty without paging.
+    pub entries: Vec<(u32, u64)>,
+    pub pae: bool,
+    /// The translation, or the #PF error-code bits of a walk that fails
+    /// (0: not present; RESERVED: a reserved bit set).
+    pub result: std::result::Result<PageInfo, u32>,
+}
+
+impl PageWalk {
+    /// The name of entry `i` of [`PageWalk::entries`].
+    pub fn level_name(&self, i: usize) -> &'static str {
+        let names: &[&str] = if self.pae {
+            &["PDPTE", "PDE", "PTE"]
+        } else {
+            &["PDE", "PTE"]
+        };
+        names.get(i).copied().unwrap_or("?")
+    }
+}
+
+/// What a translation allows (the user and write rights combine every
+/// level's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageInfo {
+    pub phys: u32,
+    pub user: bool,
+    pub writable: bool,
+    pub no_exec: bool,
+    pub large: bool,
+}
+
+/// The entries a page walk reads for `lin`, through `read(addr, wide)`
+/// (wide: a 64-bit PAE entry), and what they map it to; `Err` carries
+/// the #PF error-code bits. Shared by the CPU's walk, which then checks
+/// the access and sets A/D flags, and the debugger's, which does neither.
+///
+/// PAE (SDM vol. 3 §4.4): the PDPTE is read from memory at each walk (the
+/// silicon caches the four PDPTEs at the CR3 load, which only differs when
+/// a guest edits its PDPT without reloading CR3), then the PDE and, for
+/// 4 KiB pages, the PTE.
+fn walk_entries(
+    cr3: u32,
+    cr4: u32,
+    nxe: bool,
+    lin: u32,
+    read: &mut dyn FnMut(u32, bool) -> u64,
+) -> std::result::Result<Walked, u32> {
+    if cr4 & CR4_PAE == 0 {
+        let pde_addr = (cr3 & 0xFFFF_F000) | ((lin >> 22) << 2);
+        let pde = read(pde_addr, false) as u32;
+        if pde & pte::P == 0 {
+            return Err(0);
+        }
+        if pde & pte::PS != 0 && cr4 & CR4_PSE != 0 {
+            return Ok(Walked {
+                entry_addr: pde_addr,
+                entry: pde as u64,
+                page: (pde & 0xFFC0_0000) | (lin & 0x003F_F000),
+                user: pde & pte::US != 0,
+                writable: pde & pte::RW != 0,
+                no_exec: false,
+                large: true,
+                pde_addr,
+                pde: pde as u64,
+            });
+        }
+        let pte_addr = (pde & 0xFFFF_F000) | (((lin >> 12) & 0x3FF) << 2);
+        let e = read(pte_addr, false) as u32;
+        if e & pte::P == 0 {
+            return Err(0);
+        }
+        return Ok(Walked {
+            entry_addr: pte_addr,
+            entry: e as u64,
+            page: e & 0xFFFF_F000,
+            user: pde & e & pte::US != 0,
+            writable: pde & e & pte::RW != 0,
+            no_exec: false,
+            large: false,
+            pde_addr,
+            pde: pde as u64,
+        });
+    }
+    let reserved = |e: u64| -> bool { e & 0x7FF0_0000_0000_0000 != 0 || (!nxe && e & PAE_NX != 0) };
+    let pdpte = read((cr3 & 0xFFFF_FFE0) + ((lin >> 30) << 3), true);
+    if pdpte & pte::P as u64 == 0 {
+        return Err(0);
+    }
+    let pde_addr = (pdpte & PAE_ADDR) as u32 + (((lin >> 21) & 0x1FF) << 3);
+    let pde = read(pde_addr, true);
+    if pde & pte::P as u64 == 0 {
+        return Err(0);
+    }
+    if reserved(pde) {
+        return Err(pf::PRESENT | pf::RESERVED);
+    }
+    if pde & pte::PS as u64 != 0 {
+        let base = (pde & 0x000F_FFFF_FFE0_0000) as u32 + (lin & 0x001F_F000);
+        return Ok(Walked {
+            entry_addr: pde_addr,
+            entry: pde,
+            page: base,
+            user: pde & pte::US as u64 != 0,
+            writable: pde & pte::RW as u64 != 0,
+            no_exec: nxe && pde & PAE_NX != 0,
+            large: true,
+            pde_addr,
+            pde,
+        });
+    }
+    let pte_addr = (pde & PAE_ADDR) as u32 + (((lin >> 12) & 0x1FF) << 3);
+    let e = read(pte_addr, true);
+    if e & pte::P as u64 == 0 {
+        return Err(0);
+    }
+    if reserved(e) {
+        return Err(pf::PRESENT | pf::RESERVED);
+    }
+    Ok(Walked {
+        entry_addr: pte_addr,
+        entry: e,
+        page: (e & PAE_ADDR) as u32,
+        user: pde & e & pte::US as u64 != 0,
+        writable: pde & e & pte::RW as u64 != 0,
+        no_exec: nxe && (pde | e) & PAE_NX != 0,
+        large: false,
+        pde_addr,
+        pde,
+    })
 }

@@ -11,8 +11,13 @@ use oxbox::machine::Machine;
 use super::text_mirror::TextMirror;
 use super::{guest_ending, Ending, Options, Session};
 
-/// Run until the machine stops by itself or Ctrl-C.
-pub fn run(machine: Machine, options: &Options) -> (Machine, Ending) {
+/// Run until the machine stops by itself or Ctrl-C; under the debugger,
+/// until its session ends (the terminal is the debugger's: no text mirror).
+pub fn run(mut machine: Machine, options: &Options) -> (Machine, Ending) {
+    if let Some(debug) = &options.debug {
+        let ending = super::debug_session(&mut machine, debug, &mut oxbox::debugger::NoHost);
+        return (machine, ending);
+    }
     let mut session = Session::new(machine, options);
     let mut mirror = Some(TextMirror::new());
     let console_used = || options.console_used.load(Ordering::Relaxed);

@@ -54,6 +54,41 @@ pub struct Options {
     /// Set once the guest writes to a console of its own: COM1
     /// ([`SerialTap`]) or the debug console on stdout ([`ConsoleTap`]).
     pub console_used: Arc<AtomicBool>,
+    /// Run under the built-in debugger.
+    pub debug: Option<DebugOptions>,
+}
+
+/// `--debug` and `--debug-script`.
+#[derive(Clone, Debug, Default)]
+pub struct DebugOptions {
+    /// The script's commands, run first.
+    pub script: Option<String>,
+    /// Then read commands from the terminal.
+    pub interactive: bool,
+}
+
+/// Run the debugger's session on `machine` (the guest runs only when a
+/// command says so); the run ends with the session.
+pub fn debug_session(
+    machine: &mut Machine,
+    options: &DebugOptions,
+    host: &mut dyn oxbox::debugger::Host,
+) -> Ending {
+    let mut script = options.script.as_deref().map(str::as_bytes);
+    let mut out = std::io::stdout();
+    oxbox::debugger::repl::run_session(
+        machine,
+        script.as_mut().map(|s| s as &mut dyn std::io::BufRead),
+        options.interactive,
+        &mut out,
+        host,
+    );
+    if machine.bus.exit_status.is_some() {
+        // The guest chose its exit status through the exit port.
+        Ending::Guest(RunExit::Stopped)
+    } else {
+        Ending::Closed
+    }
 }
 
 /// How a run ended.
@@ -256,7 +291,8 @@ pub fn finish(mut machine: Machine, ending: Ending, options: &Options) -> Result
             );
             ExitCode::SUCCESS
         }
-        Ending::Guest(RunExit::Halted | RunExit::Deadline) => ExitCode::SUCCESS,
+        // A debugger stop ends no run: the debugger's session decides.
+        Ending::Guest(RunExit::Halted | RunExit::Deadline | RunExit::Debug) => ExitCode::SUCCESS,
         Ending::Guest(RunExit::Shutdown) => {
             eprintln!(
                 "oxbox: the guest triple-faulted (CPU shutdown) at {}",

@@ -7,11 +7,15 @@
 //! VGA's picture when it changed ([`Screen`]).
 //!
 //! Host combinations (with Ctrl+Alt held): G releases the mouse, R resets
-//! the machine, Q quits. A click in the window grabs the mouse: the
+//! the machine, Q quits. Under the debugger (`--debug`) the worker runs the
+//! debugger's session, publishing the picture between slices of a run,
+//! and Ctrl+C in the window breaks into the debugger (it is not sent to
+//! the guest). A click in the window grabs the mouse: the
 //! pointer is hidden and its motion goes to the PS/2 mouse. (minifb cannot
 //! confine the pointer, so motion stops at the window's edge.)
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -23,7 +27,7 @@ use oxbox_devices::ps2::{buttons, Key};
 use oxbox_devices::vga::Frame;
 
 use super::keymap::pc_key;
-use super::{guest_ending, Ending, Options, Session};
+use super::{guest_ending, DebugOptions, Ending, Options, Session};
 
 /// The host's display refresh the window is drawn at.
 const REFRESH: Duration = Duration::from_nanos(1_000_000_000 / 60);
@@ -104,18 +108,25 @@ pub fn run(machine: Machine, options: &Options) -> Outcome {
 
     let shared: Shared = Arc::default();
     let (tx, rx) = mpsc::channel();
+    // Under the debugger Ctrl+C in the window breaks into it, as on the
+    // terminal.
+    let break_flag = options.debug.is_some().then(|| machine.interrupt.clone());
     let session = Session::new(machine, options);
     let worker_shared = shared.clone();
+    let debug = options.debug.clone();
     let worker = std::thread::Builder::new()
         .name("oxbox-machine".into())
-        .spawn(move || run_machine(session, rx, worker_shared));
+        .spawn(move || match debug {
+            Some(d) => debug_machine(session, &d, rx, worker_shared),
+            None => run_machine(session, rx, worker_shared),
+        });
     let Ok(worker) = worker else {
         // The process cannot create threads; the machine never ran.
         eprintln!("oxbox: cannot start the machine thread");
         std::process::exit(1)
     };
 
-    let mut ui = Ui::new(tx);
+    let mut ui = Ui::new(tx, break_flag);
     ui.run(&mut window, &shared);
     drop(window);
     // Dropping the sender tells the worker to stop if it has not.
@@ -190,9 +201,60 @@ fn run_machine(
     (session, ending)
 }
 
+/// The window's side of a debugger run: between slices, input in and the
+/// picture out.
+struct WindowHost {
+    commands: Receiver<Command>,
+    shared: Shared,
+    shown_generation: Option<u64>,
+    last_publish: Option<Instant>,
+}
+
+impl oxbox::debugger::Host for WindowHost {
+    fn slice_done(&mut self, machine: &mut Machine) -> bool {
+        loop {
+            match self.commands.try_recv() {
+                Ok(Command::Quit) | Err(TryRecvError::Disconnected) => return false,
+                Ok(c) => {
+                    apply_to(machine, c);
+                }
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        if self.last_publish.is_none_or(|t| t.elapsed() >= REFRESH) {
+            publish(machine, &self.shared, &mut self.shown_generation);
+            self.last_publish = Some(Instant::now());
+        }
+        true
+    }
+}
+
+/// The machine's side under the debugger: the session reads the terminal;
+/// the window shows the picture at each stop and during runs.
+fn debug_machine(
+    mut session: Session,
+    debug: &DebugOptions,
+    commands: Receiver<Command>,
+    shared: Shared,
+) -> (Session, Ending) {
+    let mut host = WindowHost {
+        commands,
+        shared: shared.clone(),
+        shown_generation: None,
+        last_publish: None,
+    };
+    publish(&session.machine, &shared, &mut host.shown_generation);
+    let ending = super::debug_session(&mut session.machine, debug, &mut host);
+    lock(&shared).done = true;
+    (session, ending)
+}
+
 /// Hand one command to the machine; false for Quit.
 fn apply(session: &mut Session, command: Command) -> bool {
-    let machine = &mut session.machine;
+    apply_to(&mut session.machine, command)
+}
+
+fn apply_to(machine: &mut Machine, command: Command) -> bool {
     let now = machine.now();
     match command {
         Command::Key(key, pressed) => machine.bus.kbc.key_event(now, key, pressed),
@@ -233,6 +295,8 @@ fn publish(machine: &Machine, shared: &Shared, shown: &mut Option<u64>) {
 /// The window's side: keyboard, mouse, drawing, the title.
 struct Ui {
     commands: Sender<Command>,
+    /// Under the debugger: Ctrl+C sets this (the machine's interrupt flag).
+    break_flag: Option<Arc<AtomicBool>>,
     /// Host keys down at the last look.
     held: HashSet<HostKey>,
     grabbed: bool,
@@ -249,9 +313,10 @@ struct Ui {
 }
 
 impl Ui {
-    fn new(commands: Sender<Command>) -> Ui {
+    fn new(commands: Sender<Command>, break_flag: Option<Arc<AtomicBool>>) -> Ui {
         Ui {
             commands,
+            break_flag,
             held: HashSet::new(),
             grabbed: false,
             last_pointer: None,
@@ -328,10 +393,19 @@ impl Ui {
             && [HostKey::LeftAlt, HostKey::RightAlt]
                 .iter()
                 .any(|k| now.contains(k));
+        let ctrl_only = [HostKey::LeftCtrl, HostKey::RightCtrl]
+            .iter()
+            .any(|k| now.contains(k))
+            && !host_combo;
         let pressed: Vec<HostKey> = now.difference(&self.held).copied().collect();
         self.held = now;
         for k in pressed {
             match k {
+                HostKey::C if ctrl_only && self.break_flag.is_some() => {
+                    if let Some(f) = &self.break_flag {
+                        f.store(true, Ordering::Relaxed);
+                    }
+                }
                 HostKey::G if host_combo => self.release_mouse(),
                 HostKey::R if host_combo => self.send(Command::Reset),
                 HostKey::Q if host_combo => return false,

@@ -112,9 +112,10 @@ const CR0_AM: u32 = 1 << 18;
 /// as many iterations as it can as block copies (or fills), then leaves the
 /// rest to the element-by-element loop of [`repeat`]. A block never
 /// crosses a page, the segment's limit or the 16-bit address wrap on either
-/// side, touches only RAM, and is not used while data breakpoints or
-/// alignment checks are armed, so it cannot fault part-way and leaves the
-/// same memory and registers as the iterations it replaces. It runs only
+/// side, touches only RAM, and is not used while data breakpoints (the
+/// guest's, or the host debugger's watchpoints) or alignment checks are
+/// armed, so it cannot fault part-way and leaves the same memory and
+/// registers as the iterations it replaces. It runs only
 /// on a bus whose interrupt line cannot rise during an instruction (the
 /// machine advances its devices between instructions), so checking once
 /// per block is the loop's own between-iterations check. `source` is
@@ -128,7 +129,7 @@ fn block_transfer<W: Width>(
     if i.pfx & (pfx::REP | pfx::REPNE) == 0
         || !bus.interrupts_settle_between_instructions()
         || cpu.flag(DF)
-        || cpu.debug.data_armed
+        || cpu.debug.data_check
         || (cpu.cpl == 3 && cpu.cr0 & CR0_AM != 0)
     {
         return Ok(());
