@@ -11,7 +11,9 @@ use oxbox::machine::Machine;
 use super::text_mirror::TextMirror;
 use super::{guest_ending, Ending, Options, Session};
 
-/// Run until the machine stops by itself or Ctrl-C.
+/// Run until the machine stops by itself or Ctrl-C. A halt with nothing
+/// to wake the CPU ends the run, `--exit-on-halt` or not: headless there
+/// is no screen to keep up.
 pub fn run(machine: Machine, options: &Options) -> (Machine, Ending) {
     let mut session = Session::new(machine, options);
     let mut mirror = Some(TextMirror::new());
