@@ -859,6 +859,14 @@ impl Machine {
         self.bus.cpu_clock.tick_time(self.cpu.cycles)
     }
 
+    /// The CPU is halted with interrupts disabled: only a reset wakes it
+    /// (the platform has no NMI source), as after Linux's `poweroff -f`
+    /// without ACPI. A halt with interrupts enabled may still be woken by
+    /// input.
+    pub fn halted_for_good(&self) -> bool {
+        self.cpu.halted && !self.cpu.interrupts_enabled()
+    }
+
     /// Run until the CPU halts for good (HLT with nothing that can wake
     /// it), a device asks to stop, or `max_instructions` retire. The CPU
     /// runs in batches up to the platform's next deadline; a HLT with

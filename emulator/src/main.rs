@@ -122,6 +122,13 @@ struct Args {
     #[arg(long)]
     no_reboot: bool,
 
+    /// End the run when the guest halts with interrupts disabled (as
+    /// Linux's `poweroff -f` does without ACPI), with the window too; by
+    /// default the window then keeps the guest's last screen until closed.
+    /// Headless runs always end there.
+    #[arg(long)]
+    exit_on_halt: bool,
+
     /// Where the debug console (port 0xE9) goes: stdio, none, or file:PATH.
     /// Off unless asked for, as in QEMU: the firmware's debug output would
     /// otherwise cover the headless text mirror of the screen.
@@ -400,6 +407,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         screenshot: args.screenshot.clone(),
         realtime: args.realtime,
         max_instructions: args.max_instructions,
+        exit_on_halt: args.exit_on_halt,
         console_used,
         debug,
     };

@@ -2,7 +2,8 @@
 //! 13h and a Bochs VBE mode compared with images built here from what the
 //! test ROMs wrote (emulator/tests/roms/*.asm); the headless text mirror;
 //! and the window under a virtual X server, with keys typed by xdotool and
-//! the rendered text checked against the ROM's own font.
+//! the rendered text checked against the ROM's own font; and how a guest
+//! that halts for good ends each (or, in the window, does not).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -32,6 +33,18 @@ fn assemble(dir: &Path, name: &str, defines: &[&str]) -> PathBuf {
 
 fn oxbox() -> Command {
     Command::new(env!("CARGO_BIN_EXE_oxbox"))
+}
+
+/// oxbox running `rom` on `display` (window or none) with COM1 off, at
+/// most `budget` instructions, and a screenshot at exit to `shot`.
+fn oxbox_rom(rom: &Path, display: &str, budget: &str, shot: &Path) -> Command {
+    let mut c = oxbox();
+    c.arg("--bios")
+        .arg(rom)
+        .args(["--display", display, "--serial", "none"])
+        .args(["--max-instructions", budget, "--screenshot"])
+        .arg(shot);
+    c
 }
 
 /// An RGB image: width, height, pixels as [r, g, b].
@@ -424,13 +437,8 @@ impl WindowRun {
         let dir = temp_dir(tag);
         let rom = assemble(&dir, rom, &[]);
         let shot = dir.join("window.png");
-        let mut oxbox = oxbox()
+        let mut oxbox = oxbox_rom(&rom, "window", "20000000000", &shot)
             .env("DISPLAY", &x.display)
-            .arg("--bios")
-            .arg(&rom)
-            .args(["--display", "window", "--serial", "none"])
-            .args(["--max-instructions", "20000000000", "--screenshot"])
-            .arg(&shot)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -698,4 +706,118 @@ fn window_click_grabs_the_mouse_and_its_motion_and_buttons_reach_the_ps2_mouse()
         );
     }
     assert_image(&image, (720, 400), 1, text_screen(&cells));
+}
+
+// ---- A guest that halts for good ------------------------------------------
+
+/// The screen frontend_halt.asm halts on.
+fn halted_screen(image: &Image) {
+    let cells: Vec<(u32, u32, u8, u8)> = b"HALTED"
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| (0, i as u32, c, 0x1E))
+        .collect();
+    assert_image(image, (720, 400), 1, text_screen(&cells));
+}
+
+/// frontend_halt.asm's run ended by itself with status 0, on the halt
+/// rather than the instruction budget, with its screen in `shot`.
+fn ended_on_the_halt(out: &std::process::Output, shot: &Path) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        !err.contains("budget"),
+        "the run ended on the budget: {err}"
+    );
+    halted_screen(&read_png(shot));
+}
+
+/// Run frontend_halt.asm headless with `extra`: it must end on the halt.
+fn run_halt_rom_headless(extra: &[&str], tag: &str) {
+    let dir = temp_dir(tag);
+    let rom = assemble(&dir, "frontend_halt", &[]);
+    let shot = dir.join("headless.png");
+    let out = oxbox_rom(&rom, "none", "2000000000", &shot)
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run oxbox");
+    ended_on_the_halt(&out, &shot);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn headless_ends_when_the_guest_halts_with_interrupts_disabled() {
+    run_halt_rom_headless(&[], "halt-headless");
+}
+
+#[test]
+fn headless_with_exit_on_halt_ends_on_the_halt_too() {
+    run_halt_rom_headless(&["--exit-on-halt"], "halt-headless-flag");
+}
+
+/// Wait until a window whose title matches `pattern` appears.
+fn wait_for_title(run: &mut WindowRun, pattern: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = xdotool(&run.x.display, &["search", "--name", pattern]);
+        if !out.stdout.is_empty() {
+            return;
+        }
+        if let Ok(Some(status)) = run.oxbox.try_wait() {
+            panic!("oxbox exited ({status}) before its title matched {pattern:?}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no window titled {pattern:?} on {}",
+            run.x.display
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn window_keeps_a_halted_guests_last_screen_up_and_says_so_until_closed() {
+    let mut run = WindowRun::start_rom("frontend_halt", "halt-window", &[]);
+    wait_for_title(&mut run, "^oxbox - guest halted");
+    // The halt did not end the run: the window stays until closed.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        run.oxbox.try_wait().unwrap().is_none(),
+        "oxbox ended on the halt without --exit-on-halt"
+    );
+    run.type_keys(&["ctrl+alt+q"], "0.1");
+    let (status, image) = run.finish();
+    assert_eq!(status, Some(0), "closing the window is a clean exit");
+    halted_screen(&image);
+}
+
+#[test]
+fn window_with_exit_on_halt_ends_the_run_when_the_guest_halts_for_good() {
+    let dir = temp_dir("halt-exit");
+    let rom = assemble(&dir, "frontend_halt", &[]);
+    let x = Xvfb::start();
+    let shot = dir.join("window.png");
+    let mut oxbox = oxbox_rom(&rom, "window", "20000000000", &shot)
+        .env("DISPLAY", &x.display)
+        .arg("--exit-on-halt")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run oxbox");
+    // Nothing is typed: the halt alone must end the run, long before the
+    // budget (a minute or more of instructions).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while oxbox.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = oxbox.kill();
+            let _ = oxbox.wait();
+            panic!("oxbox --exit-on-halt did not end when the guest halted");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // (Status 2 would mean that the window did not open.)
+    ended_on_the_halt(&oxbox.wait_with_output().unwrap(), &shot);
+    drop(x);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -65,6 +65,9 @@ fn run_guest(what: &str, args: &[&str], budget: u64) -> (String, std::process::O
             "none",
             "--debugcon",
             "none",
+            // The kernel's poweroff -f is the end of the run (headless
+            // runs would end there anyway; this says so).
+            "--exit-on-halt",
             "--serial",
         ])
         .arg(format!("file:{}", serial.display()))
@@ -103,7 +106,7 @@ fn boot_and_check(what: &str, args: &[&str]) -> String {
     }
     assert!(console.contains("GUEST-WORKLOAD-DONE"), "{why}");
     // poweroff -f without ACPI halts the CPU with interrupts disabled,
-    // which ends the run.
+    // which ends the run with --exit-on-halt.
     assert!(console.contains("reboot: System halted"), "{why}");
     assert!(out.status.success(), "{why}");
     console

@@ -13,6 +13,8 @@ use super::{guest_ending, Ending, Options, Session};
 
 /// Run until the machine stops by itself or Ctrl-C; under the debugger,
 /// until its session ends (the terminal is the debugger's: no text mirror).
+/// A halt with nothing to wake the CPU ends the run, `--exit-on-halt` or
+/// not: headless there is no screen to keep up.
 pub fn run(mut machine: Machine, options: &Options) -> (Machine, Ending) {
     if let Some(debug) = &options.debug {
         let ending = super::debug_session(&mut machine, debug, &mut oxbox::debugger::NoHost);

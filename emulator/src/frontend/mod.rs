@@ -51,6 +51,11 @@ pub struct Options {
     pub realtime: bool,
     /// Stop after this many instructions.
     pub max_instructions: Option<u64>,
+    /// End the run when the guest halts for good
+    /// ([`Machine::halted_for_good`]) whatever the display; without it
+    /// the window keeps the guest's last screen up until it is closed.
+    /// Headless runs always end there: there is nothing left to show.
+    pub exit_on_halt: bool,
     /// Set once the guest writes to a console of its own: COM1
     /// ([`SerialTap`]) or the debug console on stdout ([`ConsoleTap`]).
     pub console_used: Arc<AtomicBool>,
@@ -95,6 +100,7 @@ pub fn debug_session(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
     /// The machine stopped by itself (exit port, halt, budget, shutdown).
+    /// A halt ends a window run only with [`Options::exit_on_halt`].
     Guest(RunExit),
     /// Ctrl-C on the terminal.
     Interrupted,
@@ -166,6 +172,8 @@ pub struct Session {
     /// The instruction count at which the budget runs out.
     end: u64,
     throttle: Option<Throttle>,
+    /// [`Options::exit_on_halt`].
+    pub exit_on_halt: bool,
 }
 
 impl Session {
@@ -179,6 +187,7 @@ impl Session {
             machine,
             end,
             throttle,
+            exit_on_halt: options.exit_on_halt,
         }
     }
 

@@ -7,7 +7,10 @@
 //! VGA's picture when it changed ([`Screen`]).
 //!
 //! Host combinations (with Ctrl+Alt held): G releases the mouse, R resets
-//! the machine, Q quits. Under the debugger (`--debug`) the worker runs the
+//! the machine, Q quits. A guest that halts for good (HLT with interrupts
+//! disabled) leaves its last screen up, the title saying so, until the
+//! window is closed or the machine reset; `--exit-on-halt` ends the run
+//! there instead. Under the debugger (`--debug`) the worker runs the
 //! debugger's session, publishing the picture between slices of a run,
 //! and Ctrl+C in the window breaks into the debugger (it is not sent to
 //! the guest). A click in the window grabs the mouse: the
@@ -66,6 +69,8 @@ struct Screen {
     frame: Option<(Frame, u64)>,
     /// Instructions retired so far (for the title's MIPS).
     instructions: u64,
+    /// The guest has halted for good ([`Machine::halted_for_good`]).
+    halted: bool,
     /// The machine has stopped; the window closes.
     done: bool,
 }
@@ -177,8 +182,12 @@ fn run_machine(
         }
         match exit {
             RunExit::Deadline => {}
+            RunExit::Halted if session.exit_on_halt && session.machine.halted_for_good() => {
+                break guest_ending(&session, RunExit::Halted);
+            }
             // Nothing can wake the CPU but input from the window (or a
-            // reset): wait for some.
+            // reset, the only way out of a halt with interrupts
+            // disabled): wait for some.
             RunExit::Halted => {
                 match commands.recv_timeout(IDLE_POLL) {
                     Ok(c) => {
@@ -287,6 +296,7 @@ fn publish(machine: &Machine, shared: &Shared, shown: &mut Option<u64>) {
     *shown = Some(generation);
     let mut screen = lock(shared);
     screen.instructions = machine.cpu.instructions;
+    screen.halted = machine.halted_for_good();
     if let Some(f) = frame {
         screen.frame = Some((f, generation));
     }
@@ -310,6 +320,8 @@ struct Ui {
     mips: f64,
     /// Whether the title shows the grabbed-mouse hint.
     titled_grab: bool,
+    /// Whether the title says the guest has halted.
+    titled_halted: bool,
 }
 
 impl Ui {
@@ -328,6 +340,7 @@ impl Ui {
             title_instructions: 0,
             mips: 0.0,
             titled_grab: false,
+            titled_halted: false,
         }
     }
 
@@ -342,7 +355,7 @@ impl Ui {
                 self.send(Command::Quit);
                 return;
             }
-            let (frame, instructions, done) = {
+            let (frame, instructions, halted, done) = {
                 let mut s = lock(shared);
                 let fresh = s
                     .frame
@@ -351,6 +364,7 @@ impl Ui {
                 (
                     fresh.then(|| s.frame.take()).flatten(),
                     s.instructions,
+                    s.halted,
                     s.done,
                 )
             };
@@ -375,7 +389,7 @@ impl Ui {
             if window.update_with_buffer(&self.pixels, w, h).is_err() {
                 window.update();
             }
-            self.title(window, instructions);
+            self.title(window, instructions, halted);
         }
     }
 
@@ -484,22 +498,30 @@ impl Ui {
         self.last_buttons = held;
     }
 
-    fn title(&mut self, window: &mut Window, instructions: u64) {
+    fn title(&mut self, window: &mut Window, instructions: u64, halted: bool) {
         let elapsed = self.title_at.elapsed();
         if elapsed >= TITLE_PERIOD {
             let n = instructions.saturating_sub(self.title_instructions);
             self.mips = n as f64 / elapsed.as_secs_f64() / 1e6;
             self.title_at = Instant::now();
             self.title_instructions = instructions;
-        } else if self.titled_grab == self.grabbed {
+        } else if self.titled_grab == self.grabbed && self.titled_halted == halted {
             return;
         }
         self.titled_grab = self.grabbed;
+        self.titled_halted = halted;
         let hint = if self.grabbed {
             " (Ctrl+Alt+G releases the mouse)"
         } else {
             ""
         };
-        window.set_title(&format!("oxbox - {:.1} MIPS{hint}", self.mips));
+        if halted {
+            // Its speed means nothing now: say why the picture is still.
+            window.set_title(&format!(
+                "oxbox - guest halted (Ctrl+Alt+R resets, Ctrl+Alt+Q quits){hint}"
+            ));
+        } else {
+            window.set_title(&format!("oxbox - {:.1} MIPS{hint}", self.mips));
+        }
     }
 }
