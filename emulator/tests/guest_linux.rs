@@ -89,14 +89,14 @@ fn context(what: &str, console: &str, out: &std::process::Output) -> String {
     )
 }
 
-/// A whole boot, checked: the marker, every workload line as the host
-/// computed it, the power-off, and a clean exit. Returns the console.
-fn boot_and_check(what: &str, args: &[&str]) -> String {
+/// A boot's budget: a boot is about 4 billion instructions; the budget
+/// only stops a guest that hangs.
+const BOOT_BUDGET: u64 = 30_000_000_000;
+
+/// A whole boot on `console`, checked: the marker, every workload line as
+/// the host computed it, and the power-off.
+fn check_workload(console: &str, why: &str) {
     let expected = std::fs::read_to_string(guests().join("expected.txt")).expect("expected.txt");
-    // A boot is about 4 billion instructions; the budget only stops a
-    // guest that hangs.
-    let (console, out) = run_guest(what, args, 30_000_000_000);
-    let why = context(what, &console, &out);
     assert!(console.contains("GUEST-BOOT-OK"), "no boot marker; {why}");
     for line in expected.lines().filter(|l| !l.is_empty()) {
         assert!(
@@ -106,8 +106,16 @@ fn boot_and_check(what: &str, args: &[&str]) -> String {
     }
     assert!(console.contains("GUEST-WORKLOAD-DONE"), "{why}");
     // poweroff -f without ACPI halts the CPU with interrupts disabled,
-    // which ends the run with --exit-on-halt.
+    // which ends the run.
     assert!(console.contains("reboot: System halted"), "{why}");
+}
+
+/// A whole boot on the serial console, checked, ending with a clean exit.
+/// Returns the console.
+fn boot_and_check(what: &str, args: &[&str]) -> String {
+    let (console, out) = run_guest(what, args, BOOT_BUDGET);
+    let why = context(what, &console, &out);
+    check_workload(&console, &why);
     assert!(out.status.success(), "{why}");
     console
 }
@@ -134,6 +142,30 @@ fn debian_linux_boots_directly_on_oxbios_with_kernel_initrd_and_append() {
             "console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1",
         ],
     );
+}
+
+#[test]
+fn debian_linux_with_console_tty0_runs_its_console_on_the_vga_text_screen() {
+    // The kernel's VGA text console (vgacon) instead of the serial one:
+    // headless, oxbox mirrors the text screen (what the window shows) to
+    // stdout, as the guest never touches COM1.
+    let (serial, out) = run_guest(
+        "tty0",
+        &[
+            "--kernel",
+            "@/vmlinuz-686",
+            "--initrd",
+            "@/initrd-test.cpio.gz",
+            "--append",
+            "console=tty0 panic=-1",
+        ],
+        BOOT_BUDGET,
+    );
+    let screen = String::from_utf8_lossy(&out.stdout);
+    let why = context("tty0", &screen, &out);
+    assert!(serial.is_empty(), "COM1 was not the console: {serial}");
+    check_workload(&screen, &why);
+    assert!(out.status.success(), "{why}");
 }
 
 #[test]

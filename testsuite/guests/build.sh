@@ -293,7 +293,7 @@ dd if="$W/core.img" of="$OUT/hd-grub.img" bs=512 seek=1 conv=notrunc status=none
 rm -f "$OUT/fd-memtest86+.img"; truncate -s 1474560 "$OUT/fd-memtest86+.img"
 dd if=/boot/memtest86+ia32.bin of="$OUT/fd-memtest86+.img" conv=notrunc status=none
 
-nasm -f bin -o "$W/bootsector.bin" "$REPO/testsuite/roms/bootsector.asm"
+nasm -f bin -I "$REPO/testsuite/roms/" -o "$W/bootsector.bin" "$REPO/testsuite/roms/bootsector.asm"
 rm -f "$OUT/hd-bootsector.img"; truncate -s $((16 * 63 * 20 * 512)) "$OUT/hd-bootsector.img"
 dd if="$W/bootsector.bin" of="$OUT/hd-bootsector.img" conv=notrunc status=none
 # sector 2: the text the boot sector prints, NUL, then its exit byte (0x21)
