@@ -8,3 +8,4 @@ pub mod cpu;
 pub mod linux_boot;
 pub mod machine;
 pub mod memory;
+pub mod savestate;

@@ -23,7 +23,7 @@ pub mod dr7 {
 }
 
 /// The debug register file and the breakpoints it arms.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct DebugRegs {
     /// DR0-DR3: breakpoint linear addresses.
     pub addr: [u32; 4],

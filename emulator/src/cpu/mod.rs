@@ -149,6 +149,10 @@ pub enum RunExit {
     Stopped,
 }
 
+/// The whole CPU serializes for savestates, except what is derived
+/// (`quirks` from the model, the decode cache from memory) or belongs to
+/// one step; RAM is saved apart ([`Memory`]'s note).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Cpu {
     /// EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI.
     pub regs: [u32; 8],
@@ -160,6 +164,9 @@ pub struct Cpu {
     lazy_mask: u32,
     lazy: Lazy,
     pub model: CpuModel,
+    /// `model.quirks()`; a deserialized CPU has the 8086's until
+    /// [`Cpu::adopt_ram`] sets it.
+    #[serde(skip, default = "model::default_quirks")]
     pub quirks: &'static Quirks,
     /// Physical address mask from the model's address lines (and, later, A20).
     pub addr_mask: u32,
@@ -198,8 +205,13 @@ pub struct Cpu {
     pub instructions: u64,
     /// Virtual time in CPU clocks.
     pub cycles: u64,
+    /// A cache of what decoding memory gives (a record is used only while
+    /// its page's generation matches and CS reaches its bytes), so it is
+    /// not state: a restore starts it empty.
+    #[serde(skip)]
     cache: DecodeCache,
     /// Set while a step delivers an exception, for [`StepResult`].
+    #[serde(skip)]
     last_exception: Option<(u8, u32)>,
 }
 
@@ -1146,5 +1158,15 @@ impl Cpu {
     /// Drop every cached decoded instruction.
     pub fn flush_decode_cache(&mut self) {
         self.cache.clear();
+    }
+
+    /// Complete a deserialized CPU (a savestate restore): take over
+    /// `host`'s RAM (of the saved size), which receives `ram`, and look up
+    /// the model's quirks.
+    pub fn adopt_ram(&mut self, host: &mut Cpu, ram: &[u8]) {
+        let pam = self.mem.pam();
+        self.mem = std::mem::take(&mut host.mem);
+        self.mem.restore(ram, pam);
+        self.quirks = self.model.quirks();
     }
 }
