@@ -173,6 +173,9 @@ impl std::fmt::Display for RomError {
 
 impl std::error::Error for RomError {}
 
+/// An ISA option ROM: its base address and image.
+pub type OptionRom = (u32, Vec<u8>);
+
 /// Everything the CPU reaches through port I/O and MMIO.
 ///
 /// Serialized for savestates: the chips and the glue registers. Skipped are
@@ -207,7 +210,7 @@ pub struct PcBus {
     /// ISA option ROMs at fixed addresses in C8000h-DFFFFh (base, image),
     /// found by the BIOS's option-ROM scan.
     #[serde(skip)]
-    option_roms: Vec<(u32, Vec<u8>)>,
+    option_roms: Vec<OptionRom>,
     /// System control port A (0x92).
     port92: u8,
     /// The guest asked for a CPU reset (8042 pulse, port 0x92, 0xCF9).
@@ -488,7 +491,7 @@ impl PcBus {
     }
 
     /// The firmware, the VGA option ROM and the ISA option ROMs.
-    pub fn rom_images(&self) -> (&[u8], &[u8], &[(u32, Vec<u8>)]) {
+    pub fn rom_images(&self) -> (&[u8], &[u8], &[OptionRom]) {
         (&self.rom, &self.vga_rom, &self.option_roms)
     }
 

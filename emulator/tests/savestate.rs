@@ -23,17 +23,17 @@ fn rom(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A machine with `bios` at the reset vector and the debug console
+/// captured in its log only.
+fn machine(model: CpuModel, ram: usize, bios: &[u8]) -> Machine {
+    Machine::new(model, ram, bios, Box::new(std::io::sink())).unwrap()
+}
+
 /// oxbox's BIOS booting the built-in demo disk (bios/demo.asm: paging,
 /// ring-3 tasks switched by the PIT, VGA mode 13h, COM1), with COM1
 /// captured. The demo disk is `disk`'s content.
 fn demo_machine_with(ram: usize, disk: Box<dyn BlockDevice>) -> (Machine, CaptureBackend) {
-    let mut m = Machine::new(
-        CpuModel::PentiumPro,
-        ram,
-        &rom("oxbios.bin"),
-        Box::new(std::io::sink()),
-    )
-    .unwrap();
+    let mut m = machine(CpuModel::PentiumPro, ram, &rom("oxbios.bin"));
     m.bus
         .ide
         .attach_disk(Channel::Primary, Unit::Master, disk)
@@ -151,25 +151,19 @@ fn seabios_post_resumed_from_a_state_ends_as_the_uninterrupted_run() {
         "{SEABIOS} is missing: install Debian's seabios package"
     );
     let bios = std::fs::read(SEABIOS).unwrap();
-    let machine = || {
-        let mut m = Machine::new(
-            CpuModel::PentiumPro,
-            32 << 20,
-            &bios,
-            Box::new(std::io::sink()),
-        )
-        .unwrap();
+    let seabios = || {
+        let mut m = machine(CpuModel::PentiumPro, 32 << 20, &bios);
         m.bus
             .set_vga_rom(std::fs::read("/usr/share/seabios/vgabios-stdvga.bin").unwrap());
         m
     };
     const N: u64 = 20_000_000;
-    let mut whole = machine();
+    let mut whole = seabios();
     run(&mut whole, N);
-    let mut first = machine();
+    let mut first = seabios();
     run(&mut first, N / 3);
     let state = through_file(&first.snapshot().unwrap());
-    let mut second = machine();
+    let mut second = seabios();
     second.restore(&state).unwrap();
     run(&mut second, N - N / 3);
     assert_eq!(second.state_hash(), whole.state_hash());
@@ -202,25 +196,13 @@ fn a_machine_configured_differently_refuses_the_state_and_stays_as_it_was() {
     assert_eq!(other.state_hash(), h, "unchanged by the refusal");
     run(&mut other, 1000);
 
-    let mut i486 = Machine::new(
-        CpuModel::I80486,
-        32 << 20,
-        &rom("oxbios.bin"),
-        Box::new(std::io::sink()),
-    )
-    .unwrap();
+    let mut i486 = machine(CpuModel::I80486, 32 << 20, &rom("oxbios.bin"));
     let e = refusal(&mut i486, &state);
     assert!(e.contains("CPU model") && e.contains("486"), "{e}");
 
     let mut bios = rom("oxbios.bin");
     bios[100] ^= 1;
-    let mut other_bios = Machine::new(
-        CpuModel::PentiumPro,
-        32 << 20,
-        &bios,
-        Box::new(std::io::sink()),
-    )
-    .unwrap();
+    let mut other_bios = machine(CpuModel::PentiumPro, 32 << 20, &bios);
     let e = refusal(&mut other_bios, &state);
     assert!(e.contains("firmware image"), "{e}");
 
@@ -232,28 +214,27 @@ fn a_machine_configured_differently_refuses_the_state_and_stays_as_it_was() {
     assert!(e.contains("primary master drive"), "{e}");
 }
 
+/// The primary master's image, written and read as the guest's commands
+/// would.
+fn hda(m: &mut Machine) -> &mut dyn BlockDevice {
+    m.bus
+        .ide
+        .medium_mut(Channel::Primary, Unit::Master)
+        .expect("a disk on the primary master")
+}
+
 #[test]
 fn overlay_sectors_are_in_the_state_and_a_written_through_image_that_changed_is_refused() {
     let overlay = || Box::new(Overlay::new(demo_disk()));
     let (mut m, _) = demo_machine_with(32 << 20, overlay());
     run(&mut m, 1_000_000);
-    let disk = m
-        .bus
-        .ide
-        .medium_mut(Channel::Primary, Unit::Master)
-        .unwrap();
-    disk.write_sectors(5, &[0xAB; 512]).unwrap();
+    hda(&mut m).write_sectors(5, &[0xAB; 512]).unwrap();
     let state = through_file(&m.snapshot().unwrap());
     // The written sector comes back with the state, over the same base.
     let (mut back, _) = demo_machine_with(32 << 20, overlay());
     back.restore(&state).unwrap();
     let mut sector = [0; 512];
-    let disk = back
-        .bus
-        .ide
-        .medium_mut(Channel::Primary, Unit::Master)
-        .unwrap();
-    disk.read_sectors(5, &mut sector).unwrap();
+    hda(&mut back).read_sectors(5, &mut sector).unwrap();
     assert_eq!(sector, [0xAB; 512]);
     assert_eq!(back.state_hash(), m.state_hash());
     // The same image without the overlay cannot take its sectors.
@@ -265,12 +246,7 @@ fn overlay_sectors_are_in_the_state_and_a_written_through_image_that_changed_is_
     let (mut m, _) = demo_machine();
     run(&mut m, 1_000_000);
     let state = m.snapshot().unwrap();
-    let disk = m
-        .bus
-        .ide
-        .medium_mut(Channel::Primary, Unit::Master)
-        .unwrap();
-    disk.write_sectors(5, &[0xAB; 512]).unwrap();
+    hda(&mut m).write_sectors(5, &[0xAB; 512]).unwrap();
     let e = refusal(&mut m, &state);
     assert!(e.contains("has changed since"), "{e}");
 }
