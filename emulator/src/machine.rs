@@ -18,7 +18,7 @@ use oxbox_devices::clock::earliest;
 use oxbox_devices::i8042::I8042;
 use oxbox_devices::ide::IdeController;
 use oxbox_devices::pci::{pam_masks, PciHost};
-use oxbox_devices::uart16550::{ComPort, NullBackend, SerialBackend, Uart16550};
+use oxbox_devices::uart16550::{ComPort, SerialBackend, Uart16550};
 use oxbox_devices::vga::{Vga, VgaConfig};
 use oxbox_devices::{Bus, ClockRate, DateTime, Device, IoSize, IrqMask, Platform, VirtualTime};
 
@@ -268,7 +268,7 @@ impl PcBus {
         self.post_log = std::mem::take(&mut host.post_log);
         self.print_post = host.print_post;
         for (mine, theirs) in self.serial.iter_mut().zip(&mut host.serial) {
-            mine.attach(theirs.attach(Box::new(NullBackend)));
+            mine.attach(theirs.detach());
         }
         for (ch, unit) in crate::savestate::DRIVE_POSITIONS {
             if let Some(disk) = host.ide.take_medium(ch, unit) {

@@ -60,7 +60,11 @@ use crate::memory::PAGE_SIZE;
 
 /// The first bytes of a state file.
 pub const MAGIC: &[u8; 8] = b"OXBOXSAV";
-/// The file format this build writes, and the newest it reads.
+/// The file format this build writes, and the newest it reads. The MACH
+/// section is the serde layout of the CPU, the bus and every device: a
+/// field added, removed, reordered or retyped in any of them changes the
+/// format, and `the_encoding_of_a_power_on_machine_is_pinned` (below)
+/// fails until this is bumped and the pinned hash updated.
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The IDE drive positions, with their names for messages.
@@ -587,5 +591,26 @@ impl Snapshot {
     pub fn load(path: &Path) -> Result<Snapshot, StateError> {
         let file = std::fs::File::open(path)?;
         Snapshot::read_from(io::BufReader::new(file))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The MACH encoding of a machine at power-on, pinned: when this
+    /// fails, the serialized layout (or a power-on value) has changed.
+    /// Bump [`FORMAT_VERSION`] if the layout did, so that older files are
+    /// refused rather than misread, then update the hash.
+    #[test]
+    fn the_encoding_of_a_power_on_machine_is_pinned() {
+        let rom = [0xF4u8; 64 * 1024];
+        let m = Machine::new(CpuModel::PentiumPro, 1 << 20, &rom, Box::new(io::sink())).unwrap();
+        let state = postcard::to_stdvec(&m).unwrap();
+        assert_eq!(
+            (FORMAT_VERSION, xxh3_64(&state)),
+            (1, 11470347856271549437),
+            "the saved machine layout changed: see FORMAT_VERSION"
+        );
     }
 }
