@@ -284,8 +284,8 @@ fn check_config(saved: &Config, current: &Config) -> Result<(), StateError> {
         if let (Some(s), Some(c)) = (s, c) {
             if !s.overlay && !c.overlay && s.sectors == c.sectors {
                 current.push_str(
-                    " (the image has changed since: without --snapshot the guest's disk \
-                     writes go to the file, which a state does not hold)",
+                    " (another image, or the same one written since: without --snapshot \
+                     the guest's disk writes go to the file, which a state does not hold)",
                 );
             }
         }
