@@ -221,8 +221,33 @@ pub trait BlockDevice: Send {
         Err(DiskError::NotAnOverlay)
     }
 
+    /// A hash of every sector (for an [`Overlay`], of its base): what a
+    /// savestate records to recognise the image it was taken with. Back
+    /// ends whose content only changes through `write_sectors` cache it.
+    fn content_hash(&mut self) -> Result<u128, DiskError> {
+        hash_sectors(self)
+    }
+
     /// What the back end is, for logs and `Debug` ("raw image foo.img").
     fn describe(&self) -> String;
+}
+
+/// [`BlockDevice::content_hash`] computed by reading every sector: XXH3-128
+/// of the bytes, in 1 MiB reads.
+pub fn hash_sectors<D: BlockDevice + ?Sized>(dev: &mut D) -> Result<u128, DiskError> {
+    let ss = dev.sector_size().max(1);
+    let per_read = ((1 << 20) / ss).max(1) as u64;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = Vec::new();
+    let mut lba = 0;
+    while lba < dev.sectors() {
+        let n = per_read.min(dev.sectors() - lba);
+        buf.resize(n as usize * ss, 0);
+        dev.read_sectors(lba, &mut buf)?;
+        hasher.update(&buf);
+        lba += n;
+    }
+    Ok(hasher.digest128())
 }
 
 /// Check that `len` bytes at `lba` are whole sectors inside the device;
@@ -263,6 +288,9 @@ pub struct RawImage {
     read_only: bool,
     /// Writes since the last sync.
     unsynced: bool,
+    /// [`BlockDevice::content_hash`], until the next write: savestates
+    /// taken often must not reread the whole image each time.
+    content: Option<u128>,
 }
 
 impl fmt::Debug for RawImage {
@@ -400,6 +428,7 @@ impl RawImage {
             sectors,
             read_only,
             unsynced: false,
+            content: None,
         })
     }
 
@@ -458,6 +487,7 @@ impl BlockDevice for RawImage {
         check_access(lba, data.len(), self.sector_size, self.sectors)?;
         let offset = lba * self.sector_size as u64;
         self.unsynced = true;
+        self.content = None;
         self.file
             .seek(SeekFrom::Start(offset))
             .map_err(|e| self.io_error("seek", offset, e))?;
@@ -475,6 +505,15 @@ impl BlockDevice for RawImage {
             self.unsynced = false;
         }
         Ok(())
+    }
+
+    fn content_hash(&mut self) -> Result<u128, DiskError> {
+        if let Some(h) = self.content {
+            return Ok(h);
+        }
+        let h = hash_sectors(self)?;
+        self.content = Some(h);
+        Ok(h)
     }
 
     fn describe(&self) -> String {
@@ -502,6 +541,29 @@ pub struct OverlayDelta {
     pub sector_size: usize,
     /// Written sectors by LBA, each `sector_size` bytes.
     pub sectors: BTreeMap<u64, Vec<u8>>,
+}
+
+impl OverlayDelta {
+    /// Whether these sectors fit a base of `sectors` sectors of
+    /// `sector_size` bytes.
+    pub fn check(&self, sector_size: usize, sectors: u64) -> Result<(), DiskError> {
+        if self.sector_size != sector_size {
+            return Err(DiskError::BadLength {
+                len: self.sector_size,
+                sector_size,
+            });
+        }
+        for (&lba, data) in &self.sectors {
+            check_access(lba, data.len(), sector_size, sectors)?;
+            if data.len() != sector_size {
+                return Err(DiskError::BadLength {
+                    len: data.len(),
+                    sector_size,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Copy-on-write over a base that is never written.
@@ -603,24 +665,14 @@ impl BlockDevice for Overlay {
     }
 
     fn restore_overlay_delta(&mut self, delta: OverlayDelta) -> Result<(), DiskError> {
-        let ss = self.sector_size();
-        if delta.sector_size != ss {
-            return Err(DiskError::BadLength {
-                len: delta.sector_size,
-                sector_size: ss,
-            });
-        }
-        for (&lba, data) in &delta.sectors {
-            check_access(lba, data.len(), ss, self.sectors())?;
-            if data.len() != ss {
-                return Err(DiskError::BadLength {
-                    len: data.len(),
-                    sector_size: ss,
-                });
-            }
-        }
+        delta.check(self.sector_size(), self.sectors())?;
         self.delta = delta;
         Ok(())
+    }
+
+    /// The base's: the written sectors are machine state, saved apart.
+    fn content_hash(&mut self) -> Result<u128, DiskError> {
+        self.base.content_hash()
     }
 
     fn describe(&self) -> String {

@@ -1923,29 +1923,12 @@ impl IdeController {
         unit: Unit,
         mut disk: Box<dyn BlockDevice>,
     ) -> Result<(), DiskError> {
+        self.check_reattach(ch, unit, &*disk)?;
         let d = self.drive_mut(ch, unit);
-        let saved = match (d.kind, d.media.saved.take()) {
-            (DriveKind::Absent, _) => return Err(DiskError::NoDrive),
-            (DriveKind::Cdrom, None) => {
-                return self.insert_medium(ch, unit, disk).map(|_| ());
-            }
-            (DriveKind::Disk, None) => {
-                return Err(DiskError::SizeMismatch {
-                    saved: 0,
-                    attached: disk.sectors(),
-                })
-            }
-            (_, Some(s)) => s,
+        let Some(saved) = d.media.saved.take() else {
+            // A CD drive saved empty (the checks refuse anything else).
+            return self.insert_medium(ch, unit, disk).map(|_| ());
         };
-        let mismatch = saved.sectors != disk.sectors() || saved.sector_size != disk.sector_size();
-        if mismatch {
-            let attached = disk.sectors();
-            d.media.saved = Some(saved.clone());
-            return Err(DiskError::SizeMismatch {
-                saved: saved.sectors,
-                attached,
-            });
-        }
         if let Some(delta) = saved.overlay.clone() {
             if let Err(e) = disk.restore_overlay_delta(delta) {
                 d.media.saved = Some(saved);
@@ -1954,6 +1937,40 @@ impl IdeController {
         }
         d.media.disk = Some(disk);
         Ok(())
+    }
+
+    /// Whether [`IdeController::reattach`] would take `disk` at this
+    /// position, checked without taking it: a machine restore refuses a
+    /// state before it has changed anything.
+    pub fn check_reattach(
+        &self,
+        ch: Channel,
+        unit: Unit,
+        disk: &dyn BlockDevice,
+    ) -> Result<(), DiskError> {
+        let d = self.drive(ch, unit);
+        let saved = match (d.kind, &d.media.saved) {
+            (DriveKind::Absent, _) => return Err(DiskError::NoDrive),
+            (DriveKind::Cdrom, None) => return check_medium(disk, CD_SECTOR_SIZE, MAX_CD_SECTORS),
+            (DriveKind::Disk, None) => {
+                return Err(DiskError::SizeMismatch {
+                    saved: 0,
+                    attached: disk.sectors(),
+                })
+            }
+            (_, Some(s)) => s,
+        };
+        if saved.sectors != disk.sectors() || saved.sector_size != disk.sector_size() {
+            return Err(DiskError::SizeMismatch {
+                saved: saved.sectors,
+                attached: disk.sectors(),
+            });
+        }
+        match (&saved.overlay, disk.overlay_delta()) {
+            (Some(delta), Some(_)) => delta.check(disk.sector_size(), disk.sectors()),
+            (Some(_), None) => Err(DiskError::NotAnOverlay),
+            (None, _) => Ok(()),
+        }
     }
 
     /// Make every write durable (the machine calls this at exit and on

@@ -9,3 +9,4 @@ pub mod debugger;
 pub mod linux_boot;
 pub mod machine;
 pub mod memory;
+pub mod savestate;

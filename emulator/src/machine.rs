@@ -173,11 +173,22 @@ impl std::fmt::Display for RomError {
 
 impl std::error::Error for RomError {}
 
+/// An ISA option ROM: its base address and image.
+pub type OptionRom = (u32, Vec<u8>);
+
 /// Everything the CPU reaches through port I/O and MMIO.
+///
+/// Serialized for savestates: the chips and the glue registers. Skipped are
+/// the configuration a restore checks instead of taking (clock, ROM
+/// images: [`crate::savestate`]) and what belongs to the host: the debug
+/// console, the logs of what the guest printed, the serial back ends (in
+/// the UARTs) and the disk images (in the IDE drives).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct PcBus {
     /// The AT core logic: PIC pair, PIT, RTC/CMOS.
     pub platform: Platform,
     /// The CPU clock: cycles ↔ guest time.
+    #[serde(skip, default = "placeholder_clock")]
     pub cpu_clock: ClockRate,
     /// Guest time of the current access (set by [`Bus::sync_cycles`]).
     now: VirtualTime,
@@ -194,10 +205,12 @@ pub struct PcBus {
     /// The VGA with the Bochs VBE extensions.
     pub vga: Vga,
     /// The VGA's option ROM (its PCI expansion ROM), if one was given.
+    #[serde(skip)]
     vga_rom: Vec<u8>,
     /// ISA option ROMs at fixed addresses in C8000h-DFFFFh (base, image),
     /// found by the BIOS's option-ROM scan.
-    option_roms: Vec<(u32, Vec<u8>)>,
+    #[serde(skip)]
+    option_roms: Vec<OptionRom>,
     /// System control port A (0x92).
     port92: u8,
     /// The guest asked for a CPU reset (8042 pulse, port 0x92, 0xCF9).
@@ -206,18 +219,64 @@ pub struct PcBus {
     pub hard_reset: bool,
     /// The reset control register (0xCF9).
     reset_control: u8,
+    #[serde(skip)]
     rom: Vec<u8>,
     /// Physical address where the high alias of the ROM starts (the ROM's
     /// last byte is the last byte of the address space).
+    #[serde(skip)]
     rom_high_base: u32,
+    #[serde(skip, default = "placeholder_debugcon")]
     debugcon: Box<dyn Write + Send>,
     /// Everything written to the debug console, for tests and headless runs.
+    #[serde(skip)]
     pub debugcon_log: Vec<u8>,
     pub post_code: u8,
     /// Every byte written to a POST port, in order.
+    #[serde(skip)]
     pub post_log: Vec<u8>,
     /// Also print each POST byte on the debug console as a line `POST xx`.
+    #[serde(skip)]
     pub print_post: bool,
+}
+
+/// What a deserialized bus has until the restore hands it the running
+/// machine's clock and debug console.
+fn placeholder_clock() -> ClockRate {
+    ClockRate::hz(1)
+}
+
+fn placeholder_debugcon() -> Box<dyn Write + Send> {
+    Box::new(std::io::sink())
+}
+
+impl PcBus {
+    /// Take over what a restore keeps from the running machine (`host`):
+    /// configuration the state was checked against, the debug console and
+    /// the output logs, the serial back ends and the disk images (whose
+    /// saved copy-on-write sectors go back into them).
+    pub(crate) fn adopt_host_side(
+        &mut self,
+        host: &mut PcBus,
+    ) -> Result<(), oxbox_devices::disk::DiskError> {
+        self.cpu_clock = host.cpu_clock;
+        self.vga_rom = std::mem::take(&mut host.vga_rom);
+        self.option_roms = std::mem::take(&mut host.option_roms);
+        self.rom = std::mem::take(&mut host.rom);
+        self.rom_high_base = host.rom_high_base;
+        self.debugcon = std::mem::replace(&mut host.debugcon, placeholder_debugcon());
+        self.debugcon_log = std::mem::take(&mut host.debugcon_log);
+        self.post_log = std::mem::take(&mut host.post_log);
+        self.print_post = host.print_post;
+        for (mine, theirs) in self.serial.iter_mut().zip(&mut host.serial) {
+            mine.attach(theirs.detach());
+        }
+        for (ch, unit) in crate::savestate::DRIVE_POSITIONS {
+            if let Some(disk) = host.ide.take_medium(ch, unit) {
+                self.ide.reattach(ch, unit, disk)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The ISA devices outside the platform chips.
@@ -429,6 +488,11 @@ impl PcBus {
             (io_enabled && bar != 0).then_some(bar as u16)
         });
         self.ide.set_bus_master_base(base);
+    }
+
+    /// The firmware, the VGA option ROM and the ISA option ROMs.
+    pub fn rom_images(&self) -> (&[u8], &[u8], &[OptionRom]) {
+        (&self.rom, &self.vga_rom, &self.option_roms)
     }
 
     /// Attach a back end to COM1.
@@ -654,21 +718,27 @@ pub const LINUX_ROM_BASE: u32 = 0xD_8000;
 /// a 16550's 16-byte FIFO at 9600 baud.
 const DRAIN_TIME: VirtualTime = VirtualTime::from_millis(20);
 
+/// Serialized for savestates ([`crate::savestate`]) except the host's
+/// settings and the direct-boot images (configuration, checked on restore).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Machine {
     pub cpu: Cpu,
     pub bus: PcBus,
     /// A triple fault resets the machine, as on a PC (the keyboard
     /// controller pulls RESET on the CPU's shutdown cycle); when false the
     /// run ends instead (QEMU's -no-reboot).
+    #[serde(skip)]
     pub reset_on_triple_fault: bool,
     /// Triple faults seen so far.
     pub triple_faults: u64,
     /// Set from outside (a Ctrl-C handler) to end the run at the next
     /// batch boundary, so the caller can flush the disks.
+    #[serde(skip)]
     pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// A kernel to boot directly (--kernel), loaded again at every reset
     /// as the firmware and the kernel itself overwrite its memory.
-    linux: Option<LinuxImages>,
+    #[serde(skip)]
+    pub(crate) linux: Option<LinuxImages>,
 }
 
 impl Machine {

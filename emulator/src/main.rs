@@ -14,6 +14,7 @@ use clap::Parser;
 use oxbox::cpu::CpuModel;
 use oxbox::linux_boot::LinuxImages;
 use oxbox::machine::{BootDevice, Machine};
+use oxbox::savestate::Snapshot;
 use oxbox_devices::uart16550::{FileBackend, SerialBackend, StdioBackend, TcpBackend};
 
 mod frontend;
@@ -94,9 +95,22 @@ struct Args {
     #[arg(long)]
     snapshot: bool,
 
-    /// Stop after this many instructions.
+    /// Stop after this many instructions (counted from the loaded state
+    /// with --loadvm).
     #[arg(long, value_name = "N")]
     max_instructions: Option<u64>,
+
+    /// Start from the machine state in FILE (written by --savevm) instead
+    /// of a power-on. The options that configure the machine (--cpu,
+    /// --memory, --bios, --vga-bios, --kernel/--initrd/--append, the disk
+    /// images and --snapshot) must be those it was saved with.
+    #[arg(long, value_name = "FILE")]
+    loadvm: Option<PathBuf>,
+
+    /// Write the machine state to FILE when the run ends (the instruction
+    /// budget, the guest halting or exiting, Ctrl-C, closing the window).
+    #[arg(long, value_name = "FILE")]
+    savevm: Option<PathBuf>,
 
     /// Display: window, or none (headless: COM1 on stdio, the VGA text
     /// screen mirrored to the terminal). Default: a window when an X11
@@ -398,6 +412,11 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         let tap = SerialTap::new(backend, console_used.clone());
         machine.bus.attach_serial(Box::new(tap));
     }
+    if let Some(p) = &args.loadvm {
+        Snapshot::load(p)
+            .and_then(|s| machine.restore(&s))
+            .map_err(|e| format!("--loadvm {}: {e}", p.display()))?;
+    }
     // Ctrl-C ends the run cleanly: the front end flushes the disks. In
     // the debugger it breaks into the prompt instead.
     let flag = machine.interrupt.clone();
@@ -408,6 +427,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         realtime: args.realtime,
         max_instructions: args.max_instructions,
         exit_on_halt: args.exit_on_halt,
+        savevm: args.savevm.clone(),
         console_used,
         debug,
     };

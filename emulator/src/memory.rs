@@ -15,13 +15,19 @@
 pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
 
-#[derive(Clone)]
+/// The serialized form is the routing only: a savestate keeps the RAM in
+/// a section of its own (zero pages skipped), and the code-page bookkeeping
+/// belongs to the decode cache, which a restore empties.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Memory {
+    #[serde(skip)]
     ram: Vec<u8>,
     /// Per 4 KiB page: true while the decode cache may hold records decoded
     /// from it.
+    #[serde(skip)]
     has_code: Vec<bool>,
     /// Per page: bumped whenever a page holding code is written.
+    #[serde(skip)]
     generation: Vec<u32>,
     /// One bit per 4 KiB page of 0xA0000-0xFFFFF, set when reads (writes)
     /// of that page reach RAM. Without a chipset: all RAM.
@@ -199,6 +205,18 @@ impl Memory {
     /// The raw RAM, for whole-memory hashing and savestates.
     pub fn ram(&self) -> &[u8] {
         &self.ram
+    }
+
+    /// Put back saved RAM contents and routing (a savestate restore).
+    /// Every page's decoded instructions become stale, as after a DMA
+    /// write over all of memory. `ram` must be [`Memory::size`] bytes.
+    pub fn restore(&mut self, ram: &[u8], pam: (u128, u128)) {
+        self.ram.copy_from_slice(ram);
+        (self.pam_read, self.pam_write) = pam;
+        self.has_code.fill(false);
+        for g in &mut self.generation {
+            *g = g.wrapping_add(1);
+        }
     }
 
     #[inline]

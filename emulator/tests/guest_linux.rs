@@ -169,6 +169,97 @@ fn debian_linux_with_console_tty0_runs_its_console_on_the_vga_text_screen() {
 }
 
 #[test]
+fn debian_linux_gives_an_interactive_shell_on_the_serial_console() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let dir = guests().display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oxbox"))
+        .args(["-m", "256", "--kernel", &format!("{dir}/vmlinuz-686")])
+        .args(["--initrd", &format!("{dir}/initrd-shell.cpio.gz")])
+        .args(["--append", "console=ttyS0", "--display", "none"])
+        .args(["--serial", "stdio", "--exit-on-halt"])
+        .args(["--max-instructions", &BOOT_BUDGET.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run oxbox");
+    // The terminal as the user sees it, filled by a reader thread.
+    let screen = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let screen = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let text = |screen: &Arc<Mutex<Vec<u8>>>| {
+        String::from_utf8_lossy(&screen.lock().unwrap()).into_owned()
+    };
+    // Type only once the shell has printed its prompt: input sent while
+    // the kernel is still setting the port up would be flushed with it.
+    let ready = "GUEST-SHELL-READY";
+    let start = std::time::Instant::now();
+    loop {
+        let t = text(&screen);
+        if t.find(ready).is_some_and(|at| t[at..].contains("# ")) {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("oxbox ended ({status}) before the shell prompt:\n{t}");
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(1800),
+            "no shell prompt after 30 minutes:\n{t}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(
+            b"ls /proc\ngrep -c '^processor' /proc/cpuinfo; grep -m1 '^flags' /proc/cpuinfo\n\
+              dmesg | grep -m1 'Linux version'\nexit\n",
+        )
+        .unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let t = text(&screen);
+    let session = &t[t.find(ready).unwrap()..];
+    for proc_entry in ["cpuinfo", "meminfo", "interrupts", "uptime"] {
+        assert!(
+            session
+                .lines()
+                .any(|l| l.split_whitespace().any(|w| w == proc_entry)),
+            "ls /proc lists {proc_entry}:\n{session}"
+        );
+    }
+    // One CPU, with the features the 686 kernel insists on.
+    assert!(session.lines().any(|l| l.trim() == "1"), "{session}");
+    let flags = session
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .unwrap_or_else(|| panic!("no flags line:\n{session}"));
+    for feature in ["fpu", "tsc", "cx8", "cmov"] {
+        assert!(
+            flags.split_whitespace().any(|w| w == feature),
+            "{feature} in {flags}"
+        );
+    }
+    assert!(
+        session.lines().any(|l| l.contains("Linux version 6.1")),
+        "dmesg:\n{session}"
+    );
+    assert!(session.contains("reboot: System halted"), "{session}");
+    assert!(status.success(), "{status}\n{session}");
+}
+
+#[test]
 fn debian_linux_pae_boots_directly_with_pae_paging_and_nx() {
     // The 686-pae flavour runs on 3-level PAE paging and turns on NX
     // through EFER.NXE when CPUID reports it.

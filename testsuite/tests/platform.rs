@@ -3,41 +3,11 @@
 //! readback, the RTC; and determinism: the same program run twice ends in
 //! the same full machine state.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-
 use oxbox::cpu::{CpuModel, RunExit};
 use oxbox::machine::Machine;
 use oxbox_devices::VirtualTime;
 use testsuite::nasm::assemble;
 use testsuite::rom::run_rom;
-
-/// A hash of everything that makes up the machine's state: CPU registers
-/// and counters, all of RAM, and every serialized device.
-fn state_hash(m: &Machine) -> u64 {
-    let mut h = DefaultHasher::new();
-    let c = &m.cpu;
-    c.regs.hash(&mut h);
-    c.eip.hash(&mut h);
-    c.flags_word().hash(&mut h);
-    c.cycles.hash(&mut h);
-    c.instructions.hash(&mut h);
-    for s in &c.segs {
-        (s.selector, s.base, s.limit, s.attr).hash(&mut h);
-    }
-    c.mem().ram().hash(&mut h);
-    let b = &m.bus;
-    let devices = [
-        serde_json::to_string(&b.platform).expect("platform state serializes"),
-        serde_json::to_string(&b.kbc).expect("8042 state serializes"),
-        serde_json::to_string(&b.serial).expect("UART state serializes"),
-        serde_json::to_string(&b.ide).expect("IDE state serializes"),
-        serde_json::to_string(&b.vga).expect("VGA state serializes"),
-        serde_json::to_string(&b.pci).expect("PCI state serializes"),
-    ];
-    devices.hash(&mut h);
-    h.finish()
-}
 
 #[test]
 fn timer_interrupts_wake_the_halted_cpu_and_the_rtc_reads_its_start_date() {
@@ -91,7 +61,7 @@ fn the_same_guest_run_twice_ends_in_the_same_state() {
             )
             .unwrap();
             assert!(run.output_text().ends_with("PASS\n"));
-            state_hash(&run.machine)
+            run.machine.state_hash()
         })
         .collect();
     assert_eq!(hashes[0], hashes[1], "two runs of the same guest diverged");
@@ -104,7 +74,44 @@ fn the_same_guest_run_twice_ends_in_the_same_state() {
         Box::new(std::io::sink()),
     )
     .unwrap();
-    assert_ne!(state_hash(&short.machine), hashes[0]);
+    assert_ne!(short.machine.state_hash(), hashes[0]);
+}
+
+#[test]
+fn a_state_saved_while_the_timer_runs_resumes_to_the_same_end() {
+    let image = assemble("pc_platform").expect("the test program assembles");
+    let run = |n| {
+        run_rom(
+            &image,
+            CpuModel::PentiumPro,
+            16 << 20,
+            n,
+            Box::new(std::io::sink()),
+        )
+        .unwrap()
+    };
+    let whole = run(10_000_000);
+    assert_eq!(whole.exit, RunExit::Halted);
+    // Partway through the 100 timer ticks (the program halts between them).
+    let half = run(whole.machine.cpu.instructions / 2);
+    assert_eq!(half.exit, RunExit::Budget);
+    let mut file = Vec::new();
+    let mut first = half.machine;
+    first.snapshot().unwrap().write_to(&mut file).unwrap();
+    let state = oxbox::savestate::Snapshot::read_from(&file[..]).unwrap();
+    let mut m = Machine::new(
+        CpuModel::PentiumPro,
+        16 << 20,
+        &image,
+        Box::new(std::io::sink()),
+    )
+    .unwrap();
+    m.bus.print_post = true;
+    m.restore(&state).unwrap();
+    assert_eq!(m.run(10_000_000), RunExit::Halted);
+    assert_eq!(m.state_hash(), whole.machine.state_hash());
+    let output = [half.output, m.bus.debugcon_log].concat();
+    assert_eq!(String::from_utf8_lossy(&output), whole.output_text());
 }
 
 #[test]

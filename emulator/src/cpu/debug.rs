@@ -23,7 +23,7 @@ pub mod dr7 {
 }
 
 /// The debug register file and the breakpoints it arms.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct DebugRegs {
     /// DR0-DR3: breakpoint linear addresses.
     pub addr: [u32; 4],
@@ -36,7 +36,9 @@ pub struct DebugRegs {
     /// Any enabled I/O breakpoint (R/W = 10; effective with CR4.DE).
     pub io_armed: bool,
     /// Which checks the host debugger needs ([`super::hooks`]); never
-    /// visible to the guest, only folded into the flags below.
+    /// visible to the guest, only folded into the flags below (and not in
+    /// a savestate: the session's own are kept, [`DebugRegs::set_host`]).
+    #[serde(skip)]
     pub host: HostChecks,
     /// Guest execute/data/I/O breakpoints or host breakpoints: one load
     /// for the run loop's fast-path test.

@@ -39,7 +39,7 @@ pub fn parity(v: u32) -> bool {
 }
 
 /// The kind of operation whose flags are pending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LazyOp {
     /// `res = a + b (+ carry)`: ADD, ADC, INC.
     Add,
@@ -53,7 +53,7 @@ pub enum LazyOp {
 ///
 /// The carry-out and overflow formulas below hold with or without a carry-in,
 /// so ADC and SBB share them with ADD and SUB.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Lazy {
     pub op: LazyOp,
     /// Operand width in bits: 8, 16 or 32.

@@ -157,6 +157,10 @@ pub enum RunExit {
     Debug,
 }
 
+/// The whole CPU serializes for savestates, except what is derived
+/// (`quirks` from the model, the decode cache from memory) or belongs to
+/// one step; RAM is saved apart ([`Memory`]'s note).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Cpu {
     /// EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI.
     pub regs: [u32; 8],
@@ -168,6 +172,9 @@ pub struct Cpu {
     lazy_mask: u32,
     lazy: Lazy,
     pub model: CpuModel,
+    /// `model.quirks()`; a deserialized CPU has the 8086's until
+    /// [`Cpu::adopt_ram`] sets it.
+    #[serde(skip, default = "model::default_quirks")]
     pub quirks: &'static Quirks,
     /// Physical address mask from the model's address lines (and, later, A20).
     pub addr_mask: u32,
@@ -192,7 +199,9 @@ pub struct Cpu {
     /// The x87 FPU (used by the models that have one: see fpu::exec::has_fpu).
     pub fpu: fpu::Fpu,
     pub debug: debug::DebugRegs,
-    /// The host debugger's breakpoints (invisible to the guest).
+    /// The host debugger's breakpoints (invisible to the guest, so not in
+    /// a savestate: [`Cpu::keep_host_hooks`]).
+    #[serde(skip)]
     pub hooks: hooks::Hooks,
     pub halted: bool,
     pub shutdown: bool,
@@ -208,8 +217,13 @@ pub struct Cpu {
     pub instructions: u64,
     /// Virtual time in CPU clocks.
     pub cycles: u64,
+    /// A cache of what decoding memory gives (a record is used only while
+    /// its page's generation matches and CS reaches its bytes), so it is
+    /// not state: a restore starts it empty.
+    #[serde(skip)]
     cache: DecodeCache,
     /// Set while a step delivers an exception, for [`StepResult`].
+    #[serde(skip)]
     last_exception: Option<(u8, u32)>,
 }
 
@@ -1294,5 +1308,23 @@ impl Cpu {
     /// Drop every cached decoded instruction.
     pub fn flush_decode_cache(&mut self) {
         self.cache.clear();
+    }
+
+    /// Complete a deserialized CPU (a savestate restore): take over
+    /// `host`'s RAM (of the saved size), which receives `ram`, and look up
+    /// the model's quirks.
+    /// Take over the host debugger's breakpoints, watchpoints and trace
+    /// from `host` (the running CPU a savestate replaces): they belong to
+    /// the debugging session, not to the guest's state.
+    pub fn keep_host_hooks(&mut self, host: &mut Cpu) {
+        self.hooks = std::mem::take(&mut host.hooks);
+        self.debug.set_host(host.debug.host);
+    }
+
+    pub fn adopt_ram(&mut self, host: &mut Cpu, ram: &[u8]) {
+        let pam = self.mem.pam();
+        self.mem = std::mem::take(&mut host.mem);
+        self.mem.restore(ram, pam);
+        self.quirks = self.model.quirks();
     }
 }

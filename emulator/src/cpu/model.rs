@@ -8,7 +8,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A selectable CPU model, oldest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum CpuModel {
     I8086,
     I80186,
@@ -95,6 +97,12 @@ impl FromStr for CpuModel {
             )
         })
     }
+}
+
+/// A placeholder for a CPU being deserialized, before its model's table
+/// is looked up.
+pub(crate) fn default_quirks() -> &'static Quirks {
+    CpuModel::I8086.quirks()
 }
 
 /// How a model treats a word access that runs past the end of a segment in

@@ -30,7 +30,7 @@ pub fn exists(index: u32) -> bool {
 }
 
 /// The MSR file. TSC is kept as an offset from the cycle counter.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Msrs {
     values: BTreeMap<u32, u64>,
     /// TSC = cycles + tsc_offset.

@@ -10,6 +10,7 @@
 
 use super::{Cpu, Fault, Result};
 use oxbox_devices::Bus;
+use serde::{Deserialize, Serialize};
 
 /// Who accesses memory, for the page-level protection checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +79,7 @@ const SUPER_WRITE: u8 = 4;
 /// The page is execute-disabled: fetches must walk (and fault).
 const NO_EXEC: u8 = 8;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 struct TlbEntry {
     /// Linear page number | VALID.
     tag: u32,
@@ -91,9 +92,40 @@ struct TlbEntry {
 const VALID: u32 = 1 << 31;
 
 /// The software TLB.
+///
+/// It is part of the saved machine state, not rebuilt on restore: like the
+/// silicon's, it keeps a translation after the guest edits the page table
+/// until INVLPG or a CR3 load, and a guest may (knowingly or not) run on
+/// such a stale entry; flushing on restore would make the resumed run
+/// differ from the original one. Saved sparsely: the valid entries with
+/// their slots.
 #[derive(Clone)]
 pub struct Tlb {
     entries: Vec<TlbEntry>,
+}
+
+impl Serialize for Tlb {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let valid: Vec<(u16, TlbEntry)> = (self.entries.iter().enumerate())
+            .filter(|(_, e)| e.tag & VALID != 0)
+            .map(|(i, e)| (i as u16, *e))
+            .collect();
+        valid.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Tlb {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Tlb, D::Error> {
+        let mut tlb = Tlb::new();
+        for (i, e) in Vec::<(u16, TlbEntry)>::deserialize(d)? {
+            let slot = tlb
+                .entries
+                .get_mut(i as usize)
+                .ok_or_else(|| serde::de::Error::custom(format!("TLB slot {i} out of range")))?;
+            *slot = e;
+        }
+        Ok(tlb)
+    }
 }
 
 impl Default for Tlb {

@@ -47,7 +47,7 @@ pub mod system_type {
 }
 
 /// A segment register: the visible selector and the hidden descriptor cache.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Segment {
     pub selector: u16,
     pub base: u32,

@@ -27,18 +27,19 @@ use crate::machine::Machine;
 
 // ----- the places later work plugs in ---------------------------------------
 
-/// `save FILE`: write a snapshot of the machine. Machine snapshots are
-/// being built on another branch; this is the one function to wire to
-/// them.
-pub fn save_state(m: &Machine, path: &Path) -> Result<(), String> {
-    let _ = (m, path);
-    Err("save: machine snapshots are not available yet".into())
+/// `save FILE`: write the machine's state file ([`crate::savestate`]).
+pub fn save_state(m: &mut Machine, path: &Path) -> Result<(), String> {
+    m.snapshot()
+        .and_then(|s| s.save(path))
+        .map_err(|e| format!("save {}: {e}", path.display()))
 }
 
-/// `load FILE`: restore a snapshot written by [`save_state`].
+/// `load FILE`: restore a state file written by [`save_state`] (or
+/// `--savevm`); the machine must be configured as the saved one.
 pub fn load_state(m: &mut Machine, path: &Path) -> Result<(), String> {
-    let _ = (m, path);
-    Err("load: machine snapshots are not available yet".into())
+    crate::savestate::Snapshot::load(path)
+        .and_then(|s| m.restore(&s))
+        .map_err(|e| format!("load {}: {e}", path.display()))
 }
 
 /// A reverse-execution request (`rs n`, `rc`).

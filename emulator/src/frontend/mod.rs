@@ -56,6 +56,8 @@ pub struct Options {
     /// the window keeps the guest's last screen up until it is closed.
     /// Headless runs always end there: there is nothing left to show.
     pub exit_on_halt: bool,
+    /// Write the machine state here when the run ends (`--savevm`).
+    pub savevm: Option<PathBuf>,
     /// Set once the guest writes to a console of its own: COM1
     /// ([`SerialTap`]) or the debug console on stdout ([`ConsoleTap`]).
     pub console_used: Arc<AtomicBool>,
@@ -276,9 +278,17 @@ pub fn run(machine: Machine, options: &Options) -> Result<ExitCode, String> {
 /// The end of every run: disk writes reach the image files, the screenshot
 /// is written, and the exit status says how the run ended.
 pub fn finish(mut machine: Machine, ending: Ending, options: &Options) -> Result<ExitCode, String> {
+    // The disks are flushed even when the state cannot be written.
+    let saved = options.savevm.as_ref().map(|path| {
+        machine
+            .snapshot()
+            .and_then(|s| s.save(path))
+            .map_err(|e| format!("--savevm {}: {e}", path.display()))
+    });
     if let Err(e) = machine.bus.ide.flush_all() {
         eprintln!("oxbox: flushing disks: {e}");
     }
+    saved.transpose()?;
     if let Some(path) = &options.screenshot {
         screenshot::write_png(&machine.bus.vga.render(), path)?;
     }

@@ -43,7 +43,9 @@ pub const WRAP: i32 = 24576;
 
 /// An 80-bit extended-precision value as stored: sign and 15-bit exponent in
 /// `se`, 64-bit significand (explicit integer bit 63) in `sig`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct F80 {
     pub sig: u64,
     pub se: u16,

@@ -44,7 +44,7 @@ pub mod sw {
 }
 
 /// The x87 register stack and its control state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Fpu {
     /// The physical registers R0-R7; ST(i) is R((TOP + i) mod 8).
     regs: [F80; 8],
