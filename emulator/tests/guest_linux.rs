@@ -176,7 +176,7 @@ fn debian_linux_gives_an_interactive_shell_on_the_serial_console() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_oxbox"))
         .args(["-m", "256", "--kernel", &format!("{dir}/vmlinuz-686")])
         .args(["--initrd", &format!("{dir}/initrd-shell.cpio.gz")])
-        .args(["--append", "console=ttyS0", "--display", "none"])
+        .args(["--append", "console=ttyS0,115200", "--display", "none"])
         .args(["--serial", "stdio", "--exit-on-halt"])
         .args(["--max-instructions", &BOOT_BUDGET.to_string()])
         .stdin(std::process::Stdio::piped())
@@ -202,31 +202,40 @@ fn debian_linux_gives_an_interactive_shell_on_the_serial_console() {
     let text = |screen: &Arc<Mutex<Vec<u8>>>| {
         String::from_utf8_lossy(&screen.lock().unwrap()).into_owned()
     };
-    // Type only once the shell has printed its prompt: input sent while
-    // the kernel is still setting the port up would be flushed with it.
+    // Wait until the terminal shows `prompts` shell prompts after the
+    // ready line. Typing ahead is not an option: ash answers each prompt's
+    // cursor-position query (ESC [6n) by reading the terminal, and would
+    // eat the typed-ahead text.
     let ready = "GUEST-SHELL-READY";
     let start = std::time::Instant::now();
-    loop {
+    let wait_prompts = |child: &mut std::process::Child, prompts: usize| loop {
         let t = text(&screen);
-        if t.find(ready).is_some_and(|at| t[at..].contains("# ")) {
-            break;
+        if t.find(ready)
+            .is_some_and(|at| t[at..].matches("/ # ").count() >= prompts)
+        {
+            return;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("oxbox ended ({status}) before the shell prompt:\n{t}");
+            panic!("oxbox ended ({status}) waiting for prompt {prompts}:\n{t}");
         }
         assert!(
             start.elapsed() < std::time::Duration::from_secs(1800),
-            "no shell prompt after 30 minutes:\n{t}"
+            "no prompt {prompts} after 30 minutes:\n{t}"
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    };
     let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(
-            b"ls /proc\ngrep -c '^processor' /proc/cpuinfo; grep -m1 '^flags' /proc/cpuinfo\n\
-              dmesg | grep -m1 'Linux version'\nexit\n",
-        )
-        .unwrap();
+    let commands = [
+        "ls /proc",
+        "grep -c '^processor' /proc/cpuinfo; grep -m1 '^flags' /proc/cpuinfo",
+        "dmesg | grep -m1 'Linux version'",
+    ];
+    for (i, command) in commands.iter().enumerate() {
+        wait_prompts(&mut child, i + 1);
+        writeln!(stdin, "{command}").unwrap();
+    }
+    wait_prompts(&mut child, commands.len() + 1);
+    writeln!(stdin, "exit").unwrap();
     let status = child.wait().unwrap();
     reader.join().unwrap();
     let t = text(&screen);
