@@ -24,6 +24,8 @@ pub mod bus;
 pub mod clock;
 pub mod device;
 pub mod disk;
+pub mod dma8237;
+pub mod fdc;
 pub mod i8042;
 pub mod ide;
 pub mod pci;
