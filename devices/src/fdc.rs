@@ -553,6 +553,13 @@ impl Fdc {
         self.drives.get(unit).and_then(|d| d.media.disk.as_deref())
     }
 
+    /// The medium of drive `unit`, to read or write behind the guest.
+    pub fn medium_mut(&mut self, unit: usize) -> Option<&mut (dyn BlockDevice + 'static)> {
+        self.drives
+            .get_mut(unit)
+            .and_then(|d| d.media.disk.as_deref_mut())
+    }
+
     /// DREQ 2: a sector's bytes wait in DMA mode and the DOR lets the
     /// request through.
     pub fn dreq(&self) -> bool {
@@ -587,7 +594,9 @@ impl Fdc {
         self.seeking = 0;
         self.transfer = None;
         self.event = None;
-        self.perpendicular &= 0x80;
+        // PERPENDICULAR MODE: a reset clears GAP and WGATE, not the
+        // drive bits ("Perpendicular Mode Command").
+        self.perpendicular &= 0x3C;
         if !self.lock {
             self.implied_seek = false;
             self.fifo_disabled = true;

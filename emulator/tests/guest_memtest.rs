@@ -128,13 +128,17 @@ fn the_text_reader_reads_what_oxbios_font_draws() {
     // the same inverted, then a blank cell.
     let font = oxbios_font();
     let (fg, bg) = ([0xAA, 0xAA, 0xAA], [0, 0, 0xAA]);
+    let cells = [
+        (font[b'A' as usize], false),
+        (font[b'z' as usize], true),
+        (font[b' ' as usize], false),
+    ];
     let mut rgb = Vec::new();
     for y in 0..16 {
-        for (cell, ch) in [(0, b'A'), (1, b'z'), (2, b' ')] {
+        for (glyph, inverted) in cells {
             for x in 0..9 {
-                let on = x < 8 && font[ch as usize][y] & (0x80 >> x) != 0;
-                let on = if cell == 1 { !on } else { on };
-                rgb.extend_from_slice(if on { &fg } else { &bg });
+                let on = x < 8 && glyph[y] & (0x80 >> x) != 0;
+                rgb.extend_from_slice(if on != inverted { &fg } else { &bg });
             }
         }
     }
