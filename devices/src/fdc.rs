@@ -136,7 +136,7 @@ impl FloppyFormat {
 
     /// The number of the sector (1-based `r`) at cylinder `c`, head `h`.
     fn lba(&self, c: u8, h: u8, r: u8) -> u64 {
-        (c as u64 * self.heads as u64 + h as u64) * self.sectors as u64 + r as u64 - 1
+        (c as u64 * self.heads as u64 + h as u64) * self.sectors as u64 + (r.max(1) as u64 - 1)
     }
 
     /// One revolution, in nanoseconds.
@@ -981,6 +981,10 @@ impl Fdc {
         self.event = Some((at, Event::Finish));
     }
 
+    fn writable(&self, d: usize) -> bool {
+        self.drives.get(d).is_some_and(|dr| dr.media.writable())
+    }
+
     /// Whether sector C/H/R/N is on drive `d`'s medium under its head,
     /// with the data rate right. `Err((st1, st2))` if not.
     fn locate(&self, d: usize, head: u8, id: [u8; 4], mfm: bool) -> Result<(), (u8, u8)> {
@@ -1038,8 +1042,7 @@ impl Fdc {
             self.finish_at(at, [st0 | ST0_ABNORMAL, st1, st2], id);
             return;
         }
-        let writable = self.drives[d].media.writable();
-        if op == Op::Write && !writable {
+        if op == Op::Write && !self.writable(d) {
             let at = self.now.add_nanos(SEEK_OVERHEAD_NS);
             self.finish_at(at, [st0 | ST0_ABNORMAL, ST1_NW, 0], id);
             return;
@@ -1085,7 +1088,7 @@ impl Fdc {
             self.finish_at(at, [st0 | ST0_ABNORMAL, st1, 0], probe);
             return;
         }
-        if !self.drives[d].media.writable() {
+        if !self.writable(d) {
             let at = self.now.add_nanos(SEEK_OVERHEAD_NS);
             self.finish_at(at, [st0 | ST0_ABNORMAL, ST1_NW, 0], probe);
             return;
@@ -1283,18 +1286,16 @@ impl Fdc {
             return;
         };
         t.last_end = self.now;
-        let d = t.drive as usize;
+        let Some(dr) = self.drives.get_mut(t.drive as usize) else {
+            return;
+        };
+        let (Some(f), track) = (dr.format(), dr.track) else {
+            return;
+        };
         match t.op {
             Op::Read => {
-                let lba = self.drives[d]
-                    .format()
-                    .map_or(0, |f| f.lba(self.drives[d].track, t.head, t.r));
                 let mut buf = vec![0; SECTOR_SIZE];
-                let ok = self.drives[d].media.read(lba, &mut buf).is_ok();
-                let Some(t) = self.transfer.as_mut() else {
-                    return;
-                };
-                if !ok {
+                if dr.media.read(f.lba(track, t.head, t.r), &mut buf).is_err() {
                     // A host read error shows as a CRC error in the data.
                     self.end_transfer([ST0_ABNORMAL, 0x20, 0x20]);
                     return;
@@ -1307,30 +1308,22 @@ impl Fdc {
                 }
             }
             Op::Write | Op::Format => {
-                let (lba, data) = {
-                    let f = self.drives[d].format();
-                    let track = self.drives[d].track;
-                    match (t.op, f) {
-                        (Op::Write, Some(f)) => {
-                            (Some(f.lba(track, t.head, t.r)), std::mem::take(&mut t.buf))
-                        }
-                        (Op::Format, Some(f)) => {
-                            // The ID the host gave: C, H, R, N. Sectors
-                            // that fit the medium's layout are filled.
-                            let [_, _, r, n] = [t.buf[0], t.buf[1], t.buf[2], t.buf[3]];
-                            t.c = t.buf[0];
-                            t.h = t.buf[1];
-                            t.r = r;
-                            t.n = n;
-                            let fits = r >= 1 && r <= f.sectors && n == 2;
-                            let lba = fits.then(|| f.lba(track, t.head, r));
-                            (lba, vec![t.fill; SECTOR_SIZE])
-                        }
-                        _ => (None, Vec::new()),
+                let (lba, data) = if t.op == Op::Write {
+                    (Some(f.lba(track, t.head, t.r)), std::mem::take(&mut t.buf))
+                } else {
+                    // The ID the host gave: C, H, R, N. Sectors that fit
+                    // the medium's layout are filled.
+                    let mut id = [0u8; 4];
+                    for (i, b) in t.buf.iter().take(4).enumerate() {
+                        id[i] = *b;
                     }
+                    [t.c, t.h, t.r, t.n] = id;
+                    let fits = (1..=f.sectors).contains(&t.r) && t.n == 2;
+                    let lba = fits.then(|| f.lba(track, t.head, t.r));
+                    (lba, vec![t.fill; SECTOR_SIZE])
                 };
                 if let Some(lba) = lba {
-                    if self.drives[d].media.write(lba, &data).is_err() {
+                    if dr.media.write(lba, &data).is_err() {
                         self.end_transfer([ST0_ABNORMAL, ST1_NW, 0]);
                         return;
                     }

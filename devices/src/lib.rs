@@ -12,7 +12,8 @@
 //!   accesses.
 //! - The chips, one file each, named after the part: [`pic8259`] (the
 //!   8259A pair with the ELCR), [`pit8254`] (the 8254 and port 0x61),
-//!   [`rtc`] (the MC146818A and CMOS RAM).
+//!   [`rtc`] (the MC146818A and CMOS RAM), [`dma8237`] (the 8237A pair and
+//!   its page registers), [`fdc`] (the 82077AA floppy controller).
 //! - [`platform`]: those chips wired as on an AT, with the scheduler the
 //!   machine's run loop drives.
 //!
