@@ -4,7 +4,8 @@
 ; reset vector. It talks to the machine only through ports and memory, as
 ; a PC/AT BIOS does: POST sets up the interrupt vectors, the BIOS data
 ; areas, the interrupt controllers, timer, RTC and keyboard controller,
-; finds RAM (from CMOS), the IDE drives (IDENTIFY) and the PCI functions,
+; finds RAM (from CMOS), the IDE drives (IDENTIFY), the diskette drives
+; (CMOS 10h) and the PCI functions,
 ; runs option ROMs, then boots through INT 19h in the order CMOS 0x3D/0x38
 ; give (the Bochs/QEMU convention).
 ;
@@ -186,6 +187,7 @@ post:
     call video_post
     POST_CODE 0x0A
     call ata_detect
+    call floppy_post
     POST_CODE 0x0B
     call post_screen
     POST_CODE 0x0C
@@ -240,6 +242,8 @@ vector_table:
     dw irq0_timer
     db 0x09
     dw irq1_keyboard
+    db 0x0E
+    dw irq6_floppy
     db 0x10
     dw int10_video
     db 0x11
@@ -277,7 +281,7 @@ vector_table:
 ; ----------------------------------------------------------------------------
 
 ; 8259A pair: edge triggered, cascaded on IR2, vector bases 08h and 70h
-; (8259A datasheet, ICW1-ICW4). IRQ 0, 1, 2 unmasked on the master; IRQ 8,
+; (8259A datasheet, ICW1-ICW4). IRQ 0, 1, 2, 6 unmasked on the master; IRQ 8,
 ; 14 and 15 on the slave.
 init_pic:
     mov al, 0x11
@@ -294,7 +298,7 @@ init_pic:
     mov al, 0x01
     out 0x21, al
     out 0xA1, al
-    mov al, 0xF8
+    mov al, 0xB8
     out 0x21, al
     mov al, 0x3E
     out 0xA1, al
@@ -641,6 +645,7 @@ print_dec:
 
 %include "oxbios/ata.inc"
 %include "oxbios/disk.inc"
+%include "oxbios/floppy.inc"
 %include "oxbios/cdrom.inc"
 %include "oxbios/boot.inc"
 %include "oxbios/system.inc"

@@ -98,6 +98,36 @@ pub trait Bus {
     }
 }
 
+/// Guest physical memory as a DMA engine sees it (the IDE bus master, the
+/// 8237): the machine implements it over RAM, tests over a `Vec`.
+pub trait DmaMemory {
+    /// Read `buf.len()` bytes at `addr` (addresses wrap at 4 GiB).
+    fn read(&mut self, addr: u32, buf: &mut [u8]);
+    /// Write `data` at `addr`.
+    fn write(&mut self, addr: u32, data: &[u8]);
+}
+
+/// A flat memory from address 0, for tests and simple machines: reads
+/// beyond its end float high, writes beyond it are dropped.
+impl DmaMemory for Vec<u8> {
+    fn read(&mut self, addr: u32, buf: &mut [u8]) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = self
+                .get(addr.wrapping_add(i as u32) as usize)
+                .copied()
+                .unwrap_or(0xFF);
+        }
+    }
+
+    fn write(&mut self, addr: u32, data: &[u8]) {
+        for (i, &b) in data.iter().enumerate() {
+            if let Some(m) = self.get_mut(addr.wrapping_add(i as u32) as usize) {
+                *m = b;
+            }
+        }
+    }
+}
+
 /// A bus with nothing on it: every read floats high, every write is dropped.
 /// Used by the conformance runners (SingleStepTests expect 0xFF from `IN`).
 #[derive(Clone, Copy, Debug, Default)]

@@ -48,7 +48,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A hard disk's sector.
 pub const SECTOR_SIZE: usize = 512;
@@ -766,6 +766,152 @@ impl BlockDevice for MemDisk {
             self.sectors(),
             self.sector_size
         )
+    }
+}
+
+/// A drive's medium as a device holds it: the back end (not saved), or
+/// what a restored drive remembers of it until the machine reattaches it.
+/// The IDE drives and the floppy drives share it, so a savestate keeps
+/// the same facts (size, snapshot sectors) for both.
+#[derive(Default)]
+pub struct Media {
+    pub(crate) disk: Option<Box<dyn BlockDevice>>,
+    pub(crate) saved: Option<SavedMedium>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub(crate) struct SavedMedium {
+    sectors: u64,
+    sector_size: usize,
+    overlay: Option<OverlayDelta>,
+}
+
+impl SavedMedium {
+    /// Whether `disk` can take the saved medium's place: the saved size,
+    /// and an overlay that can hold the saved sectors where there was one.
+    pub(crate) fn check(&self, disk: &dyn BlockDevice) -> Result<(), DiskError> {
+        if self.sectors != disk.sectors() || self.sector_size != disk.sector_size() {
+            return Err(DiskError::SizeMismatch {
+                saved: self.sectors,
+                attached: disk.sectors(),
+            });
+        }
+        match (&self.overlay, disk.overlay_delta()) {
+            (Some(delta), Some(_)) => delta.check(disk.sector_size(), disk.sectors()),
+            (Some(_), None) => Err(DiskError::NotAnOverlay),
+            (None, _) => Ok(()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SavedMediumRef<'a> {
+    sectors: u64,
+    sector_size: usize,
+    overlay: Option<&'a OverlayDelta>,
+}
+
+impl Serialize for Media {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let saved = match (&self.disk, &self.saved) {
+            (Some(d), _) => Some(SavedMediumRef {
+                sectors: d.sectors(),
+                sector_size: d.sector_size(),
+                overlay: d.overlay_delta(),
+            }),
+            (None, Some(m)) => Some(SavedMediumRef {
+                sectors: m.sectors,
+                sector_size: m.sector_size,
+                overlay: m.overlay.as_ref(),
+            }),
+            (None, None) => None,
+        };
+        saved.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Media {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Media, D::Error> {
+        Ok(Media {
+            disk: None,
+            saved: Option::<SavedMedium>::deserialize(d)?,
+        })
+    }
+}
+
+impl fmt::Debug for Media {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.disk, &self.saved) {
+            (Some(d), _) => write!(f, "{}", d.describe()),
+            (None, Some(m)) => write!(f, "detached ({} sectors)", m.sectors),
+            (None, None) => write!(f, "none"),
+        }
+    }
+}
+
+impl Media {
+    pub fn sectors(&self) -> u64 {
+        match (&self.disk, &self.saved) {
+            (Some(d), _) => d.sectors(),
+            (None, Some(m)) => m.sectors,
+            (None, None) => 0,
+        }
+    }
+
+    pub fn read(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        match &mut self.disk {
+            Some(d) => d.read_sectors(lba, buf),
+            None => Err(DiskError::NoDrive),
+        }
+    }
+
+    pub fn write(&mut self, lba: u64, data: &[u8]) -> Result<(), DiskError> {
+        match &mut self.disk {
+            Some(d) => d.write_sectors(lba, data),
+            None => Err(DiskError::NoDrive),
+        }
+    }
+
+    pub fn flush(&mut self) -> Result<(), DiskError> {
+        match &mut self.disk {
+            Some(d) => d.flush(),
+            None => Ok(()),
+        }
+    }
+
+    pub fn writable(&self) -> bool {
+        self.disk.as_ref().is_some_and(|d| !d.is_read_only())
+    }
+
+    /// A medium holding `disk`.
+    pub fn new(disk: Box<dyn BlockDevice>) -> Media {
+        Media {
+            disk: Some(disk),
+            saved: None,
+        }
+    }
+
+    /// After a restore: hand back the image the medium was saved with.
+    /// It must have the saved size; the sectors a saved [`Overlay`] held
+    /// go back into `disk`, which must then be an overlay. On failure
+    /// the medium stays detached.
+    pub(crate) fn restore(
+        &mut self,
+        saved: SavedMedium,
+        mut disk: Box<dyn BlockDevice>,
+    ) -> Result<(), DiskError> {
+        if let Err(e) = saved.check(&*disk) {
+            self.saved = Some(saved);
+            return Err(e);
+        }
+        if let Some(delta) = saved.overlay.clone() {
+            if let Err(e) = disk.restore_overlay_delta(delta) {
+                self.saved = Some(saved);
+                return Err(e);
+            }
+        }
+        self.disk = Some(disk);
+        Ok(())
     }
 }
 

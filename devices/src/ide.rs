@@ -78,17 +78,15 @@
 //! it, which [`IdeController::reattach`] puts back when the machine hands
 //! the image over again.
 
-use std::fmt;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::atapi::{self, Atapi, Medium, Outcome};
+pub use crate::bus::DmaMemory;
 use crate::bus::IoSize;
 use crate::clock::VirtualTime;
 use crate::device::{AccessWidths, Device, IrqMask};
 use crate::disk::{
-    BlockDevice, DiskError, OverlayDelta, CD_SECTOR_SIZE, MAX_ATA_SECTORS, MAX_CD_SECTORS,
-    SECTOR_SIZE,
+    BlockDevice, DiskError, Media, CD_SECTOR_SIZE, MAX_ATA_SECTORS, MAX_CD_SECTORS, SECTOR_SIZE,
 };
 
 pub const PRIMARY_COMMAND_BASE: u16 = 0x1F0;
@@ -156,35 +154,6 @@ const ATAPI_DMA_CHUNK: u64 = 65536;
 // Interrupt reason (ATAPI's sector count register).
 const REASON_COD: u8 = 0x01;
 const REASON_IO: u8 = 0x02;
-
-/// Guest physical memory as the bus master sees it.
-pub trait DmaMemory {
-    /// Read `buf.len()` bytes at `addr` (addresses wrap at 4 GiB).
-    fn read(&mut self, addr: u32, buf: &mut [u8]);
-    /// Write `data` at `addr`.
-    fn write(&mut self, addr: u32, data: &[u8]);
-}
-
-/// A flat memory from address 0, for tests and simple machines: reads
-/// beyond its end float high, writes beyond it are dropped.
-impl DmaMemory for Vec<u8> {
-    fn read(&mut self, addr: u32, buf: &mut [u8]) {
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = self
-                .get(addr.wrapping_add(i as u32) as usize)
-                .copied()
-                .unwrap_or(0xFF);
-        }
-    }
-
-    fn write(&mut self, addr: u32, data: &[u8]) {
-        for (i, &b) in data.iter().enumerate() {
-            if let Some(m) = self.get_mut(addr.wrapping_add(i as u32) as usize) {
-                *m = b;
-            }
-        }
-    }
-}
 
 /// One of the two ATA channels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -361,101 +330,6 @@ enum Xfer {
     /// An ATAPI command sending data: by PIO, the buffer holds one DRQ
     /// block of at most `limit` bytes.
     AtapiIn { dma: bool, limit: u16, src: Source },
-}
-
-/// A drive's medium: the back end (not saved), or what a restored drive
-/// remembers of it until the machine reattaches it.
-#[derive(Default)]
-struct Media {
-    disk: Option<Box<dyn BlockDevice>>,
-    saved: Option<SavedMedium>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-struct SavedMedium {
-    sectors: u64,
-    sector_size: usize,
-    overlay: Option<OverlayDelta>,
-}
-
-#[derive(Serialize)]
-struct SavedMediumRef<'a> {
-    sectors: u64,
-    sector_size: usize,
-    overlay: Option<&'a OverlayDelta>,
-}
-
-impl Serialize for Media {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let saved = match (&self.disk, &self.saved) {
-            (Some(d), _) => Some(SavedMediumRef {
-                sectors: d.sectors(),
-                sector_size: d.sector_size(),
-                overlay: d.overlay_delta(),
-            }),
-            (None, Some(m)) => Some(SavedMediumRef {
-                sectors: m.sectors,
-                sector_size: m.sector_size,
-                overlay: m.overlay.as_ref(),
-            }),
-            (None, None) => None,
-        };
-        saved.serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Media {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Media, D::Error> {
-        Ok(Media {
-            disk: None,
-            saved: Option::<SavedMedium>::deserialize(d)?,
-        })
-    }
-}
-
-impl fmt::Debug for Media {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.disk, &self.saved) {
-            (Some(d), _) => write!(f, "{}", d.describe()),
-            (None, Some(m)) => write!(f, "detached ({} sectors)", m.sectors),
-            (None, None) => write!(f, "none"),
-        }
-    }
-}
-
-impl Media {
-    fn sectors(&self) -> u64 {
-        match (&self.disk, &self.saved) {
-            (Some(d), _) => d.sectors(),
-            (None, Some(m)) => m.sectors,
-            (None, None) => 0,
-        }
-    }
-
-    fn read(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), DiskError> {
-        match &mut self.disk {
-            Some(d) => d.read_sectors(lba, buf),
-            None => Err(DiskError::NoDrive),
-        }
-    }
-
-    fn write(&mut self, lba: u64, data: &[u8]) -> Result<(), DiskError> {
-        match &mut self.disk {
-            Some(d) => d.write_sectors(lba, data),
-            None => Err(DiskError::NoDrive),
-        }
-    }
-
-    fn flush(&mut self) -> Result<(), DiskError> {
-        match &mut self.disk {
-            Some(d) => d.flush(),
-            None => Ok(()),
-        }
-    }
-
-    fn writable(&self) -> bool {
-        self.disk.as_ref().is_some_and(|d| !d.is_read_only())
-    }
 }
 
 /// Fill `out` with up to `n` more bytes of `src`, loading sectors from
@@ -1921,7 +1795,7 @@ impl IdeController {
         &mut self,
         ch: Channel,
         unit: Unit,
-        mut disk: Box<dyn BlockDevice>,
+        disk: Box<dyn BlockDevice>,
     ) -> Result<(), DiskError> {
         self.check_reattach(ch, unit, &*disk)?;
         let d = self.drive_mut(ch, unit);
@@ -1929,14 +1803,7 @@ impl IdeController {
             // A CD drive saved empty (the checks refuse anything else).
             return self.insert_medium(ch, unit, disk).map(|_| ());
         };
-        if let Some(delta) = saved.overlay.clone() {
-            if let Err(e) = disk.restore_overlay_delta(delta) {
-                d.media.saved = Some(saved);
-                return Err(e);
-            }
-        }
-        d.media.disk = Some(disk);
-        Ok(())
+        d.media.restore(saved, disk)
     }
 
     /// Whether [`IdeController::reattach`] would take `disk` at this
@@ -1960,17 +1827,7 @@ impl IdeController {
             }
             (_, Some(s)) => s,
         };
-        if saved.sectors != disk.sectors() || saved.sector_size != disk.sector_size() {
-            return Err(DiskError::SizeMismatch {
-                saved: saved.sectors,
-                attached: disk.sectors(),
-            });
-        }
-        match (&saved.overlay, disk.overlay_delta()) {
-            (Some(delta), Some(_)) => delta.check(disk.sector_size(), disk.sectors()),
-            (Some(_), None) => Err(DiskError::NotAnOverlay),
-            (None, _) => Ok(()),
-        }
+        saved.check(disk)
     }
 
     /// Make every write durable (the machine calls this at exit and on

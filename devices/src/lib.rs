@@ -12,7 +12,8 @@
 //!   accesses.
 //! - The chips, one file each, named after the part: [`pic8259`] (the
 //!   8259A pair with the ELCR), [`pit8254`] (the 8254 and port 0x61),
-//!   [`rtc`] (the MC146818A and CMOS RAM).
+//!   [`rtc`] (the MC146818A and CMOS RAM), [`dma8237`] (the 8237A pair and
+//!   its page registers), [`fdc`] (the 82077AA floppy controller).
 //! - [`platform`]: those chips wired as on an AT, with the scheduler the
 //!   machine's run loop drives.
 //!
@@ -24,6 +25,8 @@ pub mod bus;
 pub mod clock;
 pub mod device;
 pub mod disk;
+pub mod dma8237;
+pub mod fdc;
 pub mod i8042;
 pub mod ide;
 pub mod pci;

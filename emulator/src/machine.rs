@@ -1,7 +1,7 @@
 //! A PC: the CPU, its memory, the firmware image and the devices on the bus.
 //!
 //! The AT core logic (8259 pair, 8254, MC146818: [`Platform`]) on the bus,
-//! RAM, a firmware ROM mapped below 1 MiB and at the top of the address
+//! the ISA DMA controllers and the floppy controller behind them, RAM, a firmware ROM mapped below 1 MiB and at the top of the address
 //! space, the debug console (0xE9, and SeaBIOS's 0x402), POST codes (0x80,
 //! 0x190) and an exit port (0xF4, as QEMU's isa-debug-exit).
 //!
@@ -15,6 +15,8 @@ use std::io::Write;
 use crate::cpu::{Cpu, CpuModel, RunExit};
 use crate::linux_boot::{self, LinuxBootError, LinuxImages};
 use oxbox_devices::clock::earliest;
+use oxbox_devices::dma8237::Dma8237;
+use oxbox_devices::fdc::{Fdc, FloppyError, FDC_DMA_CHANNEL};
 use oxbox_devices::i8042::I8042;
 use oxbox_devices::ide::IdeController;
 use oxbox_devices::pci::{pam_masks, PciHost};
@@ -38,8 +40,9 @@ pub const PORT_92: u16 = 0x92;
 /// The PIIX3 reset control register: bit 2 resets, bit 1 makes it a hard
 /// (system) reset (82371SB datasheet §4.1.5, "RC").
 pub const RESET_CONTROL: u16 = 0xCF9;
-/// The interrupt lines the machine's ISA devices (UARTs, 8042, IDE) drive.
-const DEVICE_IRQS: [u8; 6] = [1, 3, 4, 12, 14, 15];
+/// The interrupt lines the machine's ISA devices (UARTs, 8042, FDC, IDE)
+/// drive.
+const DEVICE_IRQS: [u8; 7] = [1, 3, 4, 6, 12, 14, 15];
 /// The PIIX3 IDE function (legacy mode: ports 0x1F0/0x170, IRQ 14/15).
 pub const IDE_FUNCTION: u16 = oxbox_devices::pci::bdf(0, 1, 1);
 /// The VGA (QEMU/Bochs "stdvga" identity 1234:1111, so SeaBIOS's and the
@@ -202,6 +205,10 @@ pub struct PcBus {
     pub pci: PciHost,
     /// The PIIX3 IDE controller: two channels, master and slave each.
     pub ide: IdeController,
+    /// The floppy controller (82077AA) and its drives.
+    pub fdc: Fdc,
+    /// The two 8237A DMA controllers with their page registers.
+    pub dma: Dma8237,
     /// The VGA with the Bochs VBE extensions.
     pub vga: Vga,
     /// The VGA's option ROM (its PCI expansion ROM), if one was given.
@@ -275,6 +282,11 @@ impl PcBus {
                 self.ide.reattach(ch, unit, disk)?;
             }
         }
+        for unit in crate::savestate::FLOPPY_UNITS {
+            if let Some(disk) = host.fdc.take_medium(unit) {
+                self.fdc.reattach(unit, disk)?;
+            }
+        }
         Ok(())
     }
 }
@@ -284,6 +296,7 @@ impl PcBus {
 enum IsaDevice {
     Serial(usize),
     Keyboard,
+    Floppy,
     Ide,
 }
 
@@ -298,6 +311,8 @@ fn isa_device(port: u16) -> Option<IsaDevice> {
         0x3E8..=0x3EF => IsaDevice::Serial(2),
         0x2E8..=0x2EF => IsaDevice::Serial(3),
         0x60 | 0x64 => IsaDevice::Keyboard,
+        // 0x3F6 is the IDE's device control register; the FDC has the rest.
+        0x3F0..=0x3F5 | 0x3F7 => IsaDevice::Floppy,
         0x1F0..=0x1F7 | 0x3F6 | 0x170..=0x177 | 0x376 => IsaDevice::Ide,
         _ => return None,
     })
@@ -308,6 +323,7 @@ impl PcBus {
         match d {
             IsaDevice::Serial(n) => &mut self.serial[n],
             IsaDevice::Keyboard => &mut self.kbc,
+            IsaDevice::Floppy => &mut self.fdc,
             IsaDevice::Ide => &mut self.ide,
         }
     }
@@ -350,7 +366,8 @@ impl PcBus {
 
     /// Hand the ISA devices' interrupt lines to the PIC.
     fn sync_device_irqs(&mut self) {
-        let mut levels: IrqMask = self.kbc.irq_levels() | self.ide.irq_levels();
+        let mut levels: IrqMask =
+            self.kbc.irq_levels() | self.ide.irq_levels() | self.fdc.irq_levels();
         for u in &self.serial {
             levels |= u.irq_levels();
         }
@@ -364,6 +381,8 @@ impl PcBus {
         self.platform.advance_to(now);
         self.kbc.advance(now);
         self.ide.advance(now);
+        self.fdc.advance(now);
+        self.dma.set_dreq(FDC_DMA_CHANNEL, self.fdc.dreq());
         for u in &mut self.serial {
             u.advance(now);
         }
@@ -376,6 +395,7 @@ impl PcBus {
                 self.platform.next_deadline(),
                 self.kbc.next_deadline(),
                 self.ide.next_deadline(),
+                self.fdc.next_deadline(),
             ]
             .into_iter()
             .chain(self.serial.iter().map(|u| u.next_deadline())),
@@ -495,6 +515,19 @@ impl PcBus {
         (&self.rom, &self.vga_rom, &self.option_roms)
     }
 
+    /// Whether the floppy controller's DREQ waits on a DMA channel that
+    /// can serve it: the machine must move the bytes (it owns the RAM).
+    pub fn isa_dma_pending(&self) -> bool {
+        self.fdc.dreq() && self.dma.ready(FDC_DMA_CHANNEL)
+    }
+
+    /// Let the 8237 serve the floppy controller's request.
+    fn run_isa_dma(&mut self, mem: &mut dyn oxbox_devices::bus::DmaMemory) {
+        self.dma.transfer(FDC_DMA_CHANNEL, &mut self.fdc, mem);
+        self.dma.set_dreq(FDC_DMA_CHANNEL, self.fdc.dreq());
+        self.sync_device_irqs();
+    }
+
     /// Attach a back end to COM1.
     pub fn attach_serial(&mut self, backend: Box<dyn SerialBackend>) {
         self.serial[0].attach(backend);
@@ -533,7 +566,10 @@ impl Bus for PcBus {
     fn stop_requested(&self) -> bool {
         // A bus-master transfer needs guest memory, which the CPU owns: the
         // CPU stops and the machine moves the data (Machine::run).
-        self.exit_status.is_some() || self.reset_requested || self.ide.dma_pending()
+        self.exit_status.is_some()
+            || self.reset_requested
+            || self.ide.dma_pending()
+            || self.isa_dma_pending()
     }
 
     fn shadow_map(&self) -> Option<(u128, u128)> {
@@ -548,6 +584,9 @@ impl Bus for PcBus {
     fn io_read(&mut self, port: u16, size: IoSize) -> u32 {
         if self.platform.decodes(port) {
             return self.platform.io_read(self.now, port, size);
+        }
+        if Dma8237::decodes(port) {
+            return self.dma.io_read(self.now, port, size);
         }
         if PciHost::decodes(port) {
             return self.pci.io_read(port, size);
@@ -577,6 +616,10 @@ impl Bus for PcBus {
     fn io_write(&mut self, port: u16, size: IoSize, value: u32) {
         if self.platform.decodes(port) {
             self.platform.io_write(self.now, port, size, value);
+            return;
+        }
+        if Dma8237::decodes(port) {
+            self.dma.io_write(self.now, port, size, value);
             return;
         }
         if port == RESET_CONTROL && size == IoSize::Byte {
@@ -825,6 +868,8 @@ impl Machine {
                 kbc: I8042::new(),
                 pci,
                 ide: IdeController::new(),
+                fdc: Fdc::new(),
+                dma: Dma8237::new(),
                 vga: Vga::new(VgaConfig {
                     vram_size: VRAM_SIZE,
                     lfb_base: LFB_DEFAULT,
@@ -878,11 +923,11 @@ impl Machine {
     fn let_devices_finish(&mut self) {
         let until = self.now().add_nanos(DRAIN_TIME.as_nanos());
         loop {
-            let Some(next) = self.bus.advance_devices(self.now()) else {
+            let Some(next) = self.advance_devices(self.now()) else {
                 return;
             };
             if next > until {
-                let _ = self.bus.advance_devices(until);
+                let _ = self.advance_devices(until);
                 return;
             }
             self.cpu.cycles = self
@@ -891,6 +936,37 @@ impl Machine {
                 .ticks_to_reach(next)
                 .max(self.cpu.cycles + 1);
         }
+    }
+
+    /// Bring the devices to `now`, letting the DMA controller serve a
+    /// request that came due on the way; returns the next deadline.
+    fn advance_devices(&mut self, now: VirtualTime) -> Option<VirtualTime> {
+        let next = self.bus.advance_devices(now);
+        if !self.bus.isa_dma_pending() {
+            return next;
+        }
+        let mut ram = RamDma(self.cpu.mem_mut());
+        self.bus.run_isa_dma(&mut ram);
+        self.bus.advance_devices(now)
+    }
+
+    /// Put a diskette drive at `unit` (0 = A:) holding `disk`, and record
+    /// it in CMOS: its type in 0x10, and in the equipment byte 0x14 bit 0
+    /// (diskette drives present) with bits 7-6 the count less one.
+    pub fn attach_floppy(
+        &mut self,
+        unit: usize,
+        disk: Box<dyn oxbox_devices::disk::BlockDevice>,
+    ) -> Result<(), FloppyError> {
+        self.bus.fdc.attach(unit, disk)?;
+        let fdc = &self.bus.fdc;
+        let (a, b) = (fdc.drive_type(0) as u8, fdc.drive_type(1) as u8);
+        let count = fdc.drive_count() as u8;
+        let rtc = self.bus.platform.rtc_mut();
+        rtc.set_floppy_types(a, b);
+        let equipment = rtc.cmos(oxbox_devices::rtc::CMOS_EQUIPMENT) & 0x3E;
+        rtc.set_equipment(equipment | 1 | (count - 1) << 6);
+        Ok(())
     }
 
     /// The boot order the firmware reads from CMOS (at most three devices).
@@ -962,7 +1038,7 @@ impl Machine {
         let end = self.cpu.instructions.saturating_add(max_instructions);
         let exit = loop {
             let now = self.now();
-            let deadline = self.bus.advance_devices(now);
+            let deadline = self.advance_devices(now);
             // With CR0.NE clear the x87 reports unmasked exceptions on
             // IRQ 13 (FERR#), as the PC/AT wires it.
             let ferr = self.cpu.cr0 & (1 << 5) == 0 && self.cpu.fpu.irq13_pending();
@@ -985,10 +1061,12 @@ impl Machine {
             match self.cpu.run_until(&mut self.bus, budget, cycle_limit) {
                 RunExit::Deadline => {}
                 RunExit::Stopped
-                    if self.bus.ide.dma_pending() && self.bus.exit_status.is_none() =>
+                    if (self.bus.ide.dma_pending() || self.bus.isa_dma_pending())
+                        && self.bus.exit_status.is_none() =>
                 {
                     let mut ram = RamDma(self.cpu.mem_mut());
                     self.bus.ide.run_dma(&mut ram);
+                    self.bus.run_isa_dma(&mut ram);
                     self.bus.sync_device_irqs();
                 }
                 RunExit::Stopped if self.bus.reset_requested => {
@@ -1010,6 +1088,8 @@ impl Machine {
                         // "Reset Control Register": SYS_RST asserts both).
                         self.bus.vga.reset();
                         self.bus.kbc = I8042::new();
+                        self.bus.fdc.reset_pin();
+                        self.bus.dma = Dma8237::new();
                     }
                     self.reset_cpu();
                 }
@@ -1017,7 +1097,7 @@ impl Machine {
                     // Idle until the next device event, if one can wake us
                     // (the guest may have programmed a timer in this batch).
                     let now = self.now();
-                    let next = self.bus.advance_devices(now);
+                    let next = self.advance_devices(now);
                     if self.bus.platform.intr() && self.cpu.interrupts_enabled() {
                         continue;
                     }

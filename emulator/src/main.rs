@@ -65,6 +65,15 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     vga_bios: Option<PathBuf>,
 
+    /// Diskette image for drive A: (raw; its size gives the format,
+    /// 160K to 2.88M).
+    #[arg(long, value_name = "FILE")]
+    fda: Option<PathBuf>,
+
+    /// Diskette image for drive B:.
+    #[arg(long, value_name = "FILE")]
+    fdb: Option<PathBuf>,
+
     /// Primary master hard disk image (raw).
     #[arg(long, value_name = "FILE")]
     hda: Option<PathBuf>,
@@ -269,6 +278,18 @@ fn attach_disks(machine: &mut Machine, args: &Args) -> Result<(), String> {
                 .map_err(|e| format!("disk image {}: {e}", p.display()))?;
         }
     }
+    for (unit, flag, path) in [(0, "--fda", &args.fda), (1, "--fdb", &args.fdb)] {
+        if let Some(p) = path {
+            let disk: Box<dyn BlockDevice> = if args.snapshot {
+                Box::new(Overlay::open(p).map_err(|e| format!("{flag}: {e}"))?)
+            } else {
+                Box::new(RawImage::open(p, Access::ReadWrite).map_err(|e| format!("{flag}: {e}"))?)
+            };
+            machine
+                .attach_floppy(unit, disk)
+                .map_err(|e| format!("{flag}: diskette image {}: {e}", p.display()))?;
+        }
+    }
     if let Some(p) = &args.cdrom {
         let iso =
             RawImage::open_iso(p).map_err(|e| format!("CD-ROM image {}: {e}", p.display()))?;
@@ -337,6 +358,8 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     machine.reset_on_triple_fault = !args.no_reboot;
     attach_disks(&mut machine, args)?;
     if args.bios.is_none()
+        && args.fda.is_none()
+        && args.fdb.is_none()
         && args.hda.is_none()
         && args.hdb.is_none()
         && args.cdrom.is_none()

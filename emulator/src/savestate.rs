@@ -75,12 +75,19 @@ pub const DRIVE_POSITIONS: [(Channel, Unit); 4] = [
     (Channel::Secondary, Unit::Slave),
 ];
 
+/// The floppy drives a state records (A: and B:).
+pub const FLOPPY_UNITS: [usize; 2] = [0, 1];
+
+/// The name of a position in [`Config::disks`]: the IDE positions, then
+/// the floppy drives.
 fn position_name(i: usize) -> &'static str {
     [
         "primary master",
         "primary slave",
         "secondary master",
         "secondary slave",
+        "floppy A:",
+        "floppy B:",
     ][i]
 }
 
@@ -126,8 +133,9 @@ pub struct Config {
     pub option_roms: u128,
     /// The kernel, initrd and command line of a direct Linux boot.
     pub linux: Option<u128>,
-    /// The medium at each of [`DRIVE_POSITIONS`].
-    pub disks: [Option<DiskId>; 4],
+    /// The medium at each of [`DRIVE_POSITIONS`], then in each of the
+    /// [`FLOPPY_UNITS`].
+    pub disks: [Option<DiskId>; 6],
 }
 
 /// The HEAD section: the configuration, and where in the run the state was
@@ -313,9 +321,14 @@ impl Machine {
     /// and every disk image whose hash is not cached (an image read whole
     /// once, a written-through one again after it was written).
     pub fn config(&mut self) -> Result<Config, StateError> {
-        let mut disks = [None; 4];
+        let mut disks = [None; 6];
         for (slot, (ch, unit)) in disks.iter_mut().zip(DRIVE_POSITIONS) {
             if let Some(d) = self.bus.ide.medium_mut(ch, unit) {
+                *slot = Some(disk_id(d)?);
+            }
+        }
+        for (slot, unit) in disks[DRIVE_POSITIONS.len()..].iter_mut().zip(FLOPPY_UNITS) {
+            if let Some(d) = self.bus.fdc.medium_mut(unit) {
                 *slot = Some(disk_id(d)?);
             }
         }
@@ -375,6 +388,11 @@ impl Machine {
         for (ch, unit) in DRIVE_POSITIONS {
             if let Some(d) = self.bus.ide.medium(ch, unit) {
                 saved.bus.ide.check_reattach(ch, unit, d)?;
+            }
+        }
+        for unit in FLOPPY_UNITS {
+            if let Some(d) = self.bus.fdc.medium(unit) {
+                saved.bus.fdc.check_reattach(unit, d)?;
             }
         }
         // Everything that can refuse has been checked.
@@ -610,7 +628,7 @@ mod tests {
         let state = postcard::to_stdvec(&m).unwrap();
         assert_eq!(
             (FORMAT_VERSION, xxh3_64(&state)),
-            (1, 7125426496637262156),
+            (1, 6675300174884786272),
             "the saved machine layout changed: see FORMAT_VERSION"
         );
     }

@@ -13,38 +13,13 @@
 //! (it downloads the Debian packages once into the git-ignored cache/;
 //! `OXBOX_GUESTS` points elsewhere).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+mod guest_cache;
+use guest_cache::guests;
+
 const SEABIOS: &str = "/usr/share/seabios/bios.bin";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Build (or refresh) the guest images once per test run and return their
-/// directory (the tests of this file share them).
-fn guests() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT.get_or_init(build_guests).clone()
-}
-
-fn build_guests() -> PathBuf {
-    let dir = std::env::var_os("OXBOX_GUESTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("cache/guests"));
-    let out = Command::new("bash")
-        .arg(repo().join("testsuite/guests/build.sh"))
-        .arg(&dir)
-        .output()
-        .expect("run testsuite/guests/build.sh");
-    assert!(
-        out.status.success(),
-        "testsuite/guests/build.sh failed (it needs Debian's archive through apt-get):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
-}
 
 /// Run oxbox on a guest from the cache (`@` in an argument stands for the
 /// cache directory) with COM1 in a file; returns the serial console, and

@@ -534,3 +534,134 @@ fn syslinux_boots_from_a_fat_hard_disk_to_its_prompt() {
     assert!(out.contains("Booting from Hard Disk"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A 1.44M diskette image: `program` in its first sectors, every other
+/// sector starting with its own LBA as a little-endian dword.
+fn marked_diskette(program: &[u8]) -> Vec<u8> {
+    let mut img = vec![0u8; 1_474_560];
+    for (lba, sector) in img.chunks_mut(512).enumerate() {
+        sector[..4].copy_from_slice(&(lba as u32).to_le_bytes());
+    }
+    img[..program.len()].copy_from_slice(program);
+    img
+}
+
+#[test]
+fn the_bootsector_test_disk_boots_from_fda() {
+    let dir = temp_dir("fd-bootsector");
+    let mut img = assemble("bootsector.asm", &dir.join("boot.bin"));
+    let mut sector2 = b"hello from floppy sector 2\n".to_vec();
+    sector2.extend_from_slice(&[0, 0x21]);
+    sector2.resize(512, 0);
+    img.extend_from_slice(&sector2);
+    let disk = dir.join("fd.img");
+    std::fs::write(&disk, marked_diskette(&img)).unwrap();
+    let out = oxbox(
+        &[
+            "--serial",
+            "none",
+            "--boot",
+            "a",
+            "--max-instructions",
+            "100000000",
+        ],
+        &[("--fda", &disk)],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Floppy drive A: 1.44M diskette drive"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Booting from Floppy"), "{stdout}");
+    assert!(stdout.contains("hello from floppy sector 2"), "{stdout}");
+    assert_eq!(out.status.code(), Some(0x43), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn diskette_services_read_write_and_fail_as_the_bios_interface_says() {
+    let dir = temp_dir("fd-services");
+    let program = assemble("bios_floppy.asm", &dir.join("fd.bin"));
+    let disk = dir.join("fd.img");
+    std::fs::write(&disk, marked_diskette(&program)).unwrap();
+    // The default boot order (c, d, a) reaches the floppy: no disk, no CD.
+    let out = oxbox(
+        &["--serial", "none", "--max-instructions", "300000000"],
+        &[("--fda", &disk)],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0x2B), "{stdout}");
+    let r = report(&stdout);
+    let one = |name: &str| -> Vec<u64> {
+        let v = r
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} line:\n{stdout}"));
+        v[0].clone()
+    };
+    // (AX, CF) lines: AH is the status.
+    let ah_cf = |name: &str| {
+        let v = one(name);
+        (v[0] >> 8, v[1])
+    };
+    assert_eq!(one("boot"), [0]);
+    // Drive A present (bit 0), one drive (bits 7-6 = 0), 80x25 colour.
+    assert_eq!(one("equip")[0] & 0xC1, 0x01);
+    // AH=08h: AX 0, BL 04h (1.44M), CH 79, CL 18, DH 1, DL 1 drive; ES:DI
+    // is INT 1Eh's table, which says 18 sectors per track.
+    assert_eq!(one("params"), [0, 0x0004, 0x4F12, 0x0101, 1, 18, 0]);
+    assert_eq!(ah_cf("type"), (0x02, 0));
+    assert_eq!(ah_cf("type_b"), (0x00, 0));
+    assert_eq!(ah_cf("read_b"), (0x01, 1));
+    assert_eq!(one("multi"), [0x0014, 0]);
+    assert_eq!(one("multi_lbas"), [16, 35]);
+    assert_eq!(ah_cf("last"), (0, 0));
+    assert_eq!(one("last_lba"), [2879]);
+    assert_eq!(ah_cf("change_before"), (0x06, 1));
+    assert_eq!(ah_cf("change_after"), (0x00, 0));
+    assert_eq!(ah_cf("write"), (0, 0));
+    assert_eq!(ah_cf("readback"), (0, 0));
+    assert_eq!(
+        one("readback_data"),
+        [u32::from_le_bytes(*b"FDWR") as u64, 0xA5]
+    );
+    assert_eq!(ah_cf("verify"), (0, 0));
+    assert_eq!(ah_cf("notfound"), (0x04, 1));
+    assert_eq!(ah_cf("status"), (0x04, 1));
+    // 40:3E: drive 0 recalibrated, no interrupt pending; 40:41: 04h.
+    assert_eq!(one("bda"), [0x01, 0x04]);
+    assert_eq!(ah_cf("boundary"), (0x09, 1));
+    assert_eq!(ah_cf("reset"), (0, 0));
+    assert_eq!(ah_cf("after_reset"), (0, 0));
+    assert_eq!(one("after_reset_lba"), [2 * 36]);
+    assert_eq!(ah_cf("media_144"), (0, 0));
+    assert_eq!(ah_cf("media_360"), (0x0C, 1));
+    assert_eq!(ah_cf("settype"), (0, 0));
+    // The write reached the image: C5/H1/S3 is LBA (5 * 2 + 1) * 18 + 2.
+    let img = std::fs::read(&disk).unwrap();
+    let lba = 200 * 512;
+    assert_eq!(&img[lba..lba + 4], b"FDWR");
+    assert!(img[lba + 4..lba + 512].iter().all(|&b| b == 0xA5));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_diskette_image_of_no_known_size_is_one_line_of_error() {
+    let dir = temp_dir("fd-badsize");
+    let disk = dir.join("odd.img");
+    std::fs::write(&disk, vec![0u8; 1_000_448]).unwrap();
+    let out = oxbox(&["--boot", "a"], &[("--fda", &disk)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("1000448 bytes") && err.contains("1.44M"),
+        "{err}"
+    );
+    let missing = dir.join("missing.img");
+    let out = oxbox(&["--boot", "a"], &[("--fda", &missing)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("missing.img"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -174,6 +174,65 @@ fn seabios_post_resumed_from_a_state_ends_as_the_uninterrupted_run() {
     );
 }
 
+/// A 1.44M diskette booting testsuite/roms/bootsector.asm: it reads
+/// sector 2 through INT 13h (the floppy controller and DMA at work) and
+/// prints it on the debug console.
+fn boot_floppy() -> Box<dyn BlockDevice> {
+    let roms = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testsuite/roms");
+    let out = std::env::temp_dir().join(format!("oxbox-state-fd-{}.bin", std::process::id()));
+    let status = Command::new("nasm")
+        .current_dir(&roms)
+        .args(["-f", "bin", "-o"])
+        .arg(&out)
+        .arg("bootsector.asm")
+        .status()
+        .expect("nasm is needed (Debian: apt-get install nasm)");
+    assert!(status.success());
+    let mut img = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    img.extend_from_slice(b"read from the diskette\n\0\x21");
+    img.resize(1_474_560, 0);
+    Box::new(MemDisk::from_bytes(img, 512))
+}
+
+#[test]
+fn a_floppy_boot_saved_at_any_point_resumes_to_the_same_end() {
+    let floppy_machine = || {
+        let mut m = machine(CpuModel::PentiumPro, 32 << 20, &rom("oxbios.bin"));
+        m.attach_floppy(0, boot_floppy()).unwrap();
+        m.set_boot_order(&[oxbox::machine::BootDevice::Floppy]);
+        m
+    };
+    let mut whole = floppy_machine();
+    assert_eq!(whole.run(500_000_000), RunExit::Stopped);
+    let log = |m: &Machine| String::from_utf8_lossy(&m.bus.debugcon_log).into_owned();
+    assert!(
+        log(&whole).contains("read from the diskette"),
+        "{}",
+        log(&whole)
+    );
+    let total = whole.cpu.instructions;
+    // Splits in POST, while the boot sector is read, and in its INT 13h.
+    for split in [total / 4, total / 2, total * 3 / 4, total - 2_000] {
+        let mut first = floppy_machine();
+        run(&mut first, split);
+        let state = through_file(&first.snapshot().unwrap());
+        let mut second = floppy_machine();
+        second.restore(&state).unwrap();
+        assert_eq!(second.run(500_000_000), RunExit::Stopped, "split {split}");
+        assert_eq!(second.state_hash(), whole.state_hash(), "split {split}");
+        assert_eq!(log(&first) + &log(&second), log(&whole), "split {split}");
+    }
+    // Another diskette is another configuration.
+    let state = floppy_machine().snapshot().unwrap();
+    let mut other = machine(CpuModel::PentiumPro, 32 << 20, &rom("oxbios.bin"));
+    other
+        .attach_floppy(0, Box::new(MemDisk::from_bytes(vec![0; 1_474_560], 512)))
+        .unwrap();
+    let why = refusal(&mut other, &state);
+    assert!(why.contains("floppy A:"), "{why}");
+}
+
 /// The message of a refused restore.
 fn refusal(m: &mut Machine, s: &Snapshot) -> String {
     match m.restore(s) {

@@ -288,6 +288,9 @@ pub fn finish(mut machine: Machine, ending: Ending, options: &Options) -> Result
     if let Err(e) = machine.bus.ide.flush_all() {
         eprintln!("oxbox: flushing disks: {e}");
     }
+    if let Err(e) = machine.bus.fdc.flush_all() {
+        eprintln!("oxbox: flushing diskettes: {e}");
+    }
     saved.transpose()?;
     if let Some(path) = &options.screenshot {
         screenshot::write_png(&machine.bus.vga.render(), path)?;
