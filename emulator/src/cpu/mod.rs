@@ -23,6 +23,7 @@ pub mod protected;
 pub mod segment;
 pub mod table;
 pub mod task;
+pub mod timing;
 pub mod vme;
 
 use crate::memory::Memory;
@@ -196,8 +197,12 @@ pub struct Cpu {
     poll_irq: bool,
     /// Instructions retired.
     pub instructions: u64,
-    /// Virtual time in CPU clocks.
+    /// Virtual time in CPU clocks: each instruction adds its cost from the
+    /// model's timing table ([`timing`]).
     pub cycles: u64,
+    /// The cycle limit of the current [`Cpu::run_until`] batch (u64::MAX
+    /// outside one): a REP string instruction stops there too.
+    pub(crate) cycle_deadline: u64,
     cache: DecodeCache,
     /// Set while a step delivers an exception, for [`StepResult`].
     last_exception: Option<(u8, u32)>,
@@ -243,6 +248,7 @@ impl Cpu {
             poll_irq: true,
             instructions: 0,
             cycles: 0,
+            cycle_deadline: u64::MAX,
             cache: DecodeCache::new(),
             last_exception: None,
         };
@@ -785,6 +791,10 @@ impl Cpu {
         error_code: Option<u32>,
         return_ip: u32,
     ) -> Result<()> {
+        if source != protected::Source::Software {
+            // INT n, INT3 and INTO charge their own clocks.
+            self.charge(|s| s.deliver);
+        }
         if self.protected_mode() {
             self.interrupt_protected(bus, vector, source, error_code, return_ip)
         } else {
@@ -935,6 +945,13 @@ impl Cpu {
         max_instructions: u64,
         cycle_limit: u64,
     ) -> RunExit {
+        self.cycle_deadline = cycle_limit;
+        let exit = self.run_batch(bus, max_instructions, cycle_limit);
+        self.cycle_deadline = u64::MAX;
+        exit
+    }
+
+    fn run_batch(&mut self, bus: &mut dyn Bus, max_instructions: u64, cycle_limit: u64) -> RunExit {
         let end = self.instructions.saturating_add(max_instructions);
         self.poll_irq = true;
         while self.instructions < end {
@@ -985,7 +1002,7 @@ impl Cpu {
         let ip_mask = if code32 { u32::MAX } else { 0xFFFF };
         let instr: Instr = self.fetch_decoded(bus, code32, ip_mask)?;
         self.eip = self.eip.wrapping_add(instr.len as u32) & ip_mask;
-        self.cycles += 1;
+        self.cycles += instr.clocks as u64;
         (instr.exec)(self, bus, &instr)
     }
 
