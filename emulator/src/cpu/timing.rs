@@ -28,7 +28,8 @@
 //! - the 286's and 386's "+m" (bytes / components of the next instruction,
 //!   paid on a transfer of control) is taken as m = 2;
 //! - 8086 memory forms add the EA time by addressing mode at decode; the
-//!   4 extra clocks of a word transfer at an odd address are not modelled;
+//!   8086 and 186 add [`ODD_WORD`] clocks per word transferred at an odd
+//!   address or port (data, stack and I/O; not instruction fetches);
 //! - 8086/80186 prefixes cost 2 clocks each (a REP prefix of a string
 //!   instruction is inside the string's own figure); 486 and Pentium
 //!   prefixes 1 clock each; 286, 386 and P6 prefixes none;
@@ -39,7 +40,12 @@
 
 use super::decode::{pfx, Instr};
 use super::model::CpuModel;
-use super::Cpu;
+use super::{Cpu, Width};
+
+/// Extra clocks of a word transfer at an odd address on the 8086 and 186
+/// (two bus cycles instead of one; 8086 Family User's Manual, notes to
+/// Table 2-21).
+pub const ODD_WORD: u64 = 4;
 
 /// How many models the columns cover (in [`CpuModel::ALL`] order).
 pub const MODELS: usize = 7;
@@ -166,12 +172,13 @@ pub const INC_M8: Timing = rm([3, 3, 2, 2, 1, 1, 1], [15, 15, 7, 6, 3, 3, 2]);
 /// INC/DEC r/m16 (FF /0-1).
 pub const INC_M: Timing = rm([2, 3, 2, 2, 1, 1, 1], [15, 15, 7, 6, 3, 3, 2]);
 pub const DAA: Timing = flat([4, 4, 3, 4, 2, 3, 1]);
-pub const AAA: Timing = flat([4, 8, 3, 4, 3, 3, 1]);
-pub const AAS: Timing = flat([4, 7, 3, 4, 3, 3, 1]);
+pub const AAA: Timing = flat([8, 8, 3, 4, 3, 3, 1]);
+pub const AAS: Timing = flat([8, 7, 3, 4, 3, 3, 1]);
 pub const AAM: Timing = flat([83, 19, 16, 17, 15, 18, 18]);
 pub const AAD: Timing = flat([60, 15, 14, 19, 14, 10, 10]);
-/// SALC is in no Intel table; timed as CMC.
-pub const SALC: Timing = flat([2, 2, 2, 2, 2, 2, 1]);
+/// SALC is in no Intel table: the 8086's 3 is SingleStepTests' measured
+/// figure; later models time it as CMC.
+pub const SALC: Timing = flat([3, 2, 2, 2, 2, 2, 1]);
 pub const CBW: Timing = flat([2, 2, 2, 3, 3, 3, 1]);
 pub const CWD: Timing = flat([5, 4, 2, 2, 3, 2, 1]);
 
@@ -344,14 +351,14 @@ pub const CALL_RM: Timing = rm([16, 13, 9, 9, 5, 2, 2], [21, 19, 13, 12, 5, 2, 2
 pub const CALL_FAR: Timing = flat([28, 23, 15, 19, 18, 4, 4]);
 /// CALL m16:16 (FF /3), real mode.
 pub const CALL_FAR_M: Timing = flat([37, 38, 18, 24, 17, 5, 5]);
-pub const RET: Timing = flat([8, 16, 13, 12, 5, 2, 2]);
-pub const RET_I: Timing = flat([12, 18, 13, 12, 5, 3, 3]);
-pub const RETF: Timing = flat([18, 22, 17, 20, 13, 4, 4]);
-pub const RETF_I: Timing = flat([17, 25, 17, 20, 14, 4, 4]);
+pub const RET: Timing = flat([16, 16, 13, 12, 5, 2, 2]);
+pub const RET_I: Timing = flat([20, 18, 13, 12, 5, 3, 3]);
+pub const RETF: Timing = flat([26, 22, 17, 20, 13, 4, 4]);
+pub const RETF_I: Timing = flat([25, 25, 17, 20, 14, 4, 4]);
 pub const INT3: Timing = flat([52, 45, 25, 33, 26, 13, 13]);
 pub const INT: Timing = flat([51, 47, 25, 37, 30, 16, 16]);
 pub const INTO: Timing = branch([4, 4, 3, 3, 3, 4, 4], [53, 48, 26, 35, 28, 13, 13]);
-pub const IRET: Timing = flat([24, 28, 19, 22, 15, 8, 8]);
+pub const IRET: Timing = flat([32, 28, 19, 22, 15, 8, 8]);
 
 // ----- processor control ---------------------------------------------------
 pub const HLT: Timing = flat([2, 2, 2, 5, 4, 4, 4]);
@@ -486,6 +493,16 @@ pub fn system(model: CpuModel) -> &'static System {
 }
 
 impl Cpu {
+    /// The 8086/186 bus moves a word at an odd memory address or port in
+    /// two cycles (segment bases are even, so an offset's parity is its
+    /// address's).
+    #[inline(always)]
+    pub(crate) fn charge_odd<W: Width>(&mut self, addr: u32) {
+        if W::BITS == 16 && addr & 1 != 0 && self.model <= CpuModel::I80186 {
+            self.cycles += ODD_WORD;
+        }
+    }
+
     /// Add one of the model's [`System`] extras to the cycle counter.
     #[inline]
     pub(crate) fn charge(&mut self, which: impl Fn(&System) -> u16) {
