@@ -11,21 +11,7 @@ mod common;
 use common::*;
 use oxbox::cpu::{reg, Cpu, CpuModel, RunExit};
 use oxbox::machine::Machine;
-use oxbox_devices::{Bus, IoSize, NullBus};
-
-/// A bus like the machine's (the interrupt line only moves between
-/// instructions), which lets REP MOVS run as block copies.
-struct SettledBus;
-
-impl Bus for SettledBus {
-    fn io_read(&mut self, _port: u16, size: IoSize) -> u32 {
-        size.open_bus()
-    }
-    fn io_write(&mut self, _port: u16, _size: IoSize, _value: u32) {}
-    fn interrupts_settle_between_instructions(&self) -> bool {
-        true
-    }
-}
+use oxbox_devices::{Bus, NullBus};
 
 /// Clocks of the next `n` instructions, stepped one at a time.
 fn clocks_of(cpu: &mut Cpu, n: usize) -> u64 {

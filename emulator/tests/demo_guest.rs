@@ -26,8 +26,8 @@ fn demo_run() -> &'static (Output, PathBuf) {
         let shot = std::env::temp_dir().join(format!("oxbox-demo-{}.png", std::process::id()));
         let out = Command::new(env!("CARGO_BIN_EXE_oxbox"))
             .args(["--display", "none", "--serial", "stdio"])
-            // 5 s of guest time at the default 200 MHz is 1e9 instructions;
-            // the budget is only a safety net.
+            // 5 s of guest time at the default 200 MHz is 1e9 clocks (at most
+            // 1e9 instructions); the budget is only a safety net.
             .args(["--max-instructions", "3000000000", "--screenshot"])
             .arg(&shot)
             .output()

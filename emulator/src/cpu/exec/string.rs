@@ -154,8 +154,7 @@ fn block_transfer<W: Width>(
         // Only the iterations that end before the batch's cycle limit: the
         // element loop runs the one that reaches it, then stops.
         let per = i.clocks_x as u64;
-        if per != 0 {
-            let before = (cpu.cycle_deadline - cpu.cycles - 1) / per;
+        if let Some(before) = (cpu.cycle_deadline - cpu.cycles - 1).checked_div(per) {
             n = n.min(before.min(u32::MAX as u64) as u32);
         }
         let src_lin = match source {
