@@ -108,9 +108,9 @@ pub const DEFAULT_RTC_START: DateTime = DateTime {
     second: 0,
 };
 
-/// The CPU clock each model runs at by default. Until the per-model timing
-/// tables arrive (issue 6) every instruction takes one cycle, so this is
-/// also the guest's instruction rate per second of virtual time.
+/// The CPU clock each model runs at by default: guest time is the cycle
+/// counter (each instruction's clocks from the model's timing table,
+/// cpu/timing.rs) at this rate.
 pub fn default_cpu_hz(model: CpuModel) -> u64 {
     match model {
         CpuModel::I8086 => 4_772_727,

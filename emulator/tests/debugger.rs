@@ -289,7 +289,7 @@ fn the_trace_is_the_same_every_run_and_has_every_field() {
         fields,
         [
             "46",
-            "46",
+            "56",
             "f000:00000040",
             "01d8",
             "add",
@@ -399,24 +399,24 @@ fn a_scripted_session_through_the_binary() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let has = |s: &str| assert!(stdout.contains(s), "missing `{s}` in:\n{stdout}");
     has("<oxbox:1> vb 0xf000:0x40\nBreakpoint 1 at vb 0xf000:0x00000040");
-    has("Breakpoint 1 reached (vb 0xf000:0x00000040)\nNext at t=46 cycle=46\nf000:00000040 (0x000f0040): add ax, bx");
+    has("Breakpoint 1 reached (vb 0xf000:0x00000040)\nNext at t=46 cycle=56\nf000:00000040 (0x000f0040): add ax, bx");
     has("eax: 0x00001234 4660\n");
     has("ebx: 0x00005678 22136\n");
     has("eflags 0x00000046: id vip vif ac vm rf nt IOPL=0 of df if tf sf ZF af PF cf");
-    has("<oxbox:4> s\nNext at t=47 cycle=47\nf000:00000042 (0x000f0042): mov [0x500], ax");
+    has("<oxbox:4> s\nNext at t=47 cycle=57\nf000:00000042 (0x000f0042): mov [0x500], ax");
     has("<oxbox:5> x /2hx 0:0x500\n0x00000500: 0x0000 0x0000\n");
-    has("Watchpoint 1: write of 2 byte(s) at physical 0x00000500 (linear 0x00000500), value 0x68ac\nNext at t=48 cycle=48\nf000:00000045");
+    has("Watchpoint 1: write of 2 byte(s) at physical 0x00000500 (linear 0x00000500), value 0x68ac\nNext at t=48 cycle=58\nf000:00000045");
     has("<oxbox:8> xp /2bx 0x500\n0x00000500: 0xac 0x68\n");
     has("f000:00000040 (0x000f0040): add ax, bx                       ; 01d8\nf000:00000042 (0x000f0042): mov [0x500], ax                  ; a30005\n");
-    has("I/O breakpoint 1: out to port 0x0080 (1 byte(s)), value 0x42\nNext at t=73 cycle=73\nf000:00000062");
-    has("Interrupt 0x06 #UD (exception) from f000:00000070\nNext at t=87 cycle=88\nf000:000000a0 (0x000f00a0): push bp");
+    has("I/O breakpoint 1: out to port 0x0080 (1 byte(s)), value 0x42\nNext at t=73 cycle=112\nf000:00000062");
+    has("Interrupt 0x06 #UD (exception) from f000:00000070\nNext at t=87 cycle=142\nf000:000000a0 (0x000f00a0): push bp");
     has("Breakpoint 1: vb 0xf000:0x00000040\nWatchpoint 1: write 0x00000500 len 2\nI/O breakpoint 1: port 0x0080 len 1\nInterrupt break: 0x06 #UD\n");
     has("error: reverse execution needs record/replay, which is not available yet");
     // A state saved at the #UD handler and loaded after a step: the step
     // that follows the load is the same step again.
     let after_save = stdout.split("save ").nth(1).unwrap_or_default();
     assert!(!after_save.starts_with("error"), "{stdout}");
-    let step = "Next at t=88 cycle=89\nf000:000000a1";
+    let step = "Next at t=88 cycle=143\nf000:000000a1";
     assert_eq!(stdout.matches(step).count(), 2, "{stdout}");
     has("The guest ended the run (exit port, status 1)");
     // The guest's exit status is the run's.
@@ -429,7 +429,7 @@ fn a_scripted_session_through_the_binary() {
     let t = std::fs::read_to_string(&trace).unwrap();
     let first = t.lines().next().unwrap_or("");
     assert!(
-        first.starts_with("        87           88 f000:000000a0 55 ")
+        first.starts_with("        87          142 f000:000000a0 55 ")
             && first.ends_with("esp=00006ff8"),
         "{first}"
     );

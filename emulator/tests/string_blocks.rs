@@ -8,21 +8,6 @@ mod common;
 
 use common::*;
 use oxbox::cpu::{reg, seg, CpuModel};
-use oxbox_devices::{Bus, IoSize};
-
-/// A bus like the machine's: the interrupt line never moves during an
-/// instruction, which is what lets REP MOVS/STOS move whole blocks.
-struct SettledBus;
-
-impl Bus for SettledBus {
-    fn io_read(&mut self, _port: u16, size: IoSize) -> u32 {
-        size.open_bus()
-    }
-    fn io_write(&mut self, _port: u16, _size: IoSize, _value: u32) {}
-    fn interrupts_settle_between_instructions(&self) -> bool {
-        true
-    }
-}
 
 struct Rng(u64);
 

@@ -69,6 +69,9 @@ pub struct MooTest {
     pub hash: Option<[u8; 20]>,
     /// `(exception number, physical address of the pushed FLAGS word)`.
     pub exception: Option<(u8, u32)>,
+    /// How many CPU cycles the `CYCL` chunk records (the instruction's
+    /// length on the real chip, prefetch effects included).
+    pub cycles: Option<u32>,
 }
 
 /// A parsed MOO file.
@@ -340,7 +343,8 @@ fn parse_test(mut c: Cursor<'_>, position: usize) -> Result2<MooTest> {
                 let flag_address = sub.u32("EXCP flag address")?;
                 test.exception = Some((number, flag_address));
             }
-            _ => {} // CYCL, GMET and anything unknown
+            b"CYCL" => test.cycles = Some(sub.u32("CYCL count")?),
+            _ => {} // GMET and anything unknown
         }
     }
     let missing = [
@@ -490,6 +494,7 @@ mod tests {
         assert_eq!(t.final_state.ram, [(0x10, 0x91)]);
         assert_eq!(t.hash, Some([0xAB; 20]));
         assert_eq!(t.exception, None);
+        assert_eq!(t.cycles, Some(0));
         let t = &file.tests[1];
         assert_eq!(t.position, 1);
         assert_eq!(t.exception, Some((0, 0x1234)));

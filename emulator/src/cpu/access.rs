@@ -65,6 +65,7 @@ impl Cpu {
             return self.read_split::<W>(bus, s, off);
         }
         let lin = self.linear(s, off, W::BYTES, rights::READ)?;
+        self.charge_odd::<W>(off);
         if self.debug.data_check {
             self.note_data(lin, W::BYTES, false, None);
         }
@@ -78,6 +79,7 @@ impl Cpu {
             return self.write_split::<W>(bus, s, off, v);
         }
         let lin = self.linear(s, off, W::BYTES, rights::WRITE)?;
+        self.charge_odd::<W>(off);
         if self.debug.data_check {
             self.note_data(lin, W::BYTES, true, Some(v & W::MASK));
         }

@@ -7,6 +7,7 @@
 
 use super::model::Quirks;
 use super::table::{self, Imm, OpDef};
+use super::timing;
 use super::{reg, seg, Cpu, Fault, Result};
 use crate::memory::Memory;
 use oxbox_devices::Bus;
@@ -64,6 +65,11 @@ pub struct Instr {
     pub row: u16,
     /// Number of prefix bytes before the opcode.
     pub prefixes: u8,
+    /// Clocks charged when the instruction starts, from the model's timing
+    /// table for this form ([`super::timing::clocks`]).
+    pub clocks: u16,
+    /// Clocks added per taken branch, REP iteration or shift bit.
+    pub clocks_x: u8,
 }
 
 impl Instr {
@@ -200,6 +206,7 @@ impl Fetcher<'_> {
 /// cached.
 pub fn decode(cpu: &mut Cpu, bus: &mut dyn Bus) -> Result<(Instr, bool)> {
     let quirks = cpu.quirks;
+    let model = cpu.model;
     let tables = table::for_model(cpu.model);
     let default32 = cpu.code32();
     let start = cpu.eip;
@@ -256,6 +263,8 @@ pub fn decode(cpu: &mut Cpu, bus: &mut dyn Bus) -> Result<(Instr, bool)> {
         opcode,
         row,
         prefixes,
+        clocks: 0,
+        clocks_x: 0,
     };
 
     if def.modrm {
@@ -311,6 +320,7 @@ pub fn decode(cpu: &mut Cpu, bus: &mut dyn Bus) -> Result<(Instr, bool)> {
         ins.exec = table::row(0).exec[0];
     }
     ins.len = f.len as u8;
+    (ins.clocks, ins.clocks_x) = timing::clocks(def.timing, model, &ins);
     Ok((ins, f.cacheable))
 }
 
@@ -431,6 +441,8 @@ impl DecodeCache {
                 opcode: 0,
                 row: 0,
                 prefixes: 0,
+                clocks: 0,
+                clocks_x: 0,
             },
         };
         DecodeCache {

@@ -24,6 +24,7 @@ pub mod protected;
 pub mod segment;
 pub mod table;
 pub mod task;
+pub mod timing;
 pub mod vme;
 
 use crate::memory::Memory;
@@ -157,6 +158,11 @@ pub enum RunExit {
     Debug,
 }
 
+/// No batch running: no cycle limit for REP string instructions.
+fn no_cycle_deadline() -> u64 {
+    u64::MAX
+}
+
 /// The whole CPU serializes for savestates, except what is derived
 /// (`quirks` from the model, the decode cache from memory) or belongs to
 /// one step; RAM is saved apart ([`Memory`]'s note).
@@ -215,8 +221,14 @@ pub struct Cpu {
     poll_irq: bool,
     /// Instructions retired.
     pub instructions: u64,
-    /// Virtual time in CPU clocks.
+    /// Virtual time in CPU clocks: each instruction adds its cost from the
+    /// model's timing table ([`timing`]).
     pub cycles: u64,
+    /// The cycle limit of the current [`Cpu::run_until`] batch (u64::MAX
+    /// outside one): a REP string instruction stops there too. Not state:
+    /// every batch sets it.
+    #[serde(skip, default = "no_cycle_deadline")]
+    pub(crate) cycle_deadline: u64,
     /// A cache of what decoding memory gives (a record is used only while
     /// its page's generation matches and CS reaches its bytes), so it is
     /// not state: a restore starts it empty.
@@ -268,6 +280,7 @@ impl Cpu {
             poll_irq: true,
             instructions: 0,
             cycles: 0,
+            cycle_deadline: u64::MAX,
             cache: DecodeCache::new(),
             last_exception: None,
         };
@@ -811,6 +824,10 @@ impl Cpu {
         return_ip: u32,
     ) -> Result<()> {
         let from = (self.segs[seg::CS].selector, return_ip);
+        if source != protected::Source::Software {
+            // INT n, INT3 and INTO charge their own clocks.
+            self.charge(|s| s.deliver);
+        }
         if self.protected_mode() {
             self.interrupt_protected(bus, vector, source, error_code, return_ip)?;
         } else {
@@ -1006,6 +1023,13 @@ impl Cpu {
         max_instructions: u64,
         cycle_limit: u64,
     ) -> RunExit {
+        self.cycle_deadline = cycle_limit;
+        let exit = self.run_batch(bus, max_instructions, cycle_limit);
+        self.cycle_deadline = u64::MAX;
+        exit
+    }
+
+    fn run_batch(&mut self, bus: &mut dyn Bus, max_instructions: u64, cycle_limit: u64) -> RunExit {
         let end = self.instructions.saturating_add(max_instructions);
         self.poll_irq = true;
         while self.instructions < end {
@@ -1063,7 +1087,7 @@ impl Cpu {
         let ip_mask = if code32 { u32::MAX } else { 0xFFFF };
         let instr: Instr = self.fetch_decoded(bus, code32, ip_mask)?;
         self.eip = self.eip.wrapping_add(instr.len as u32) & ip_mask;
-        self.cycles += 1;
+        self.cycles += instr.clocks as u64;
         (instr.exec)(self, bus, &instr)
     }
 

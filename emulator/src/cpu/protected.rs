@@ -137,6 +137,7 @@ impl Cpu {
             }
             self.mark_accessed(bus, selector, &d)?;
             self.segs[seg::SS] = Segment::from_descriptor(selector, &d);
+            self.charge(|s| s.seg_load);
             return Ok(());
         }
         if selector & 0xFFFC == 0 {
@@ -155,6 +156,7 @@ impl Cpu {
         }
         self.mark_accessed(bus, selector, &d)?;
         self.segs[s] = Segment::from_descriptor(selector, &d);
+        self.charge(|s| s.seg_load);
         Ok(())
     }
 
@@ -298,6 +300,7 @@ impl Cpu {
             let cpl = self.cpl;
             self.set_cs(selector, &d, cpl);
             self.eip = offset;
+            self.charge(|s| s.far_jump);
             return Ok(());
         }
         match d.system_type() {
@@ -314,6 +317,7 @@ impl Cpu {
                 let cpl = self.cpl;
                 self.set_cs(target, &cd, cpl);
                 self.eip = off;
+                self.charge(|s| s.jump_gate);
                 Ok(())
             }
             _ if !d.is_segment() => {
@@ -395,6 +399,7 @@ impl Cpu {
             let cpl = self.cpl;
             self.set_cs(selector, &d, cpl);
             self.eip = offset;
+            self.charge(|s| s.far_call);
             return Ok(());
         }
         if d.is_segment() {
@@ -451,6 +456,7 @@ impl Cpu {
             }
             self.mark_accessed(bus, ss, &ssd)?;
             self.set_cs(target, &cd, new_cpl);
+            self.charge(|s| s.call_gate_inner + count as u16 * s.call_gate_param);
         } else {
             let sp = self.regs[reg::SP];
             let pushed = self
@@ -462,6 +468,7 @@ impl Cpu {
             }
             let cpl = self.cpl;
             self.set_cs(target, &cd, cpl);
+            self.charge(|s| s.call_gate);
         }
         self.eip = off;
         Ok(())
@@ -527,6 +534,7 @@ impl Cpu {
             self.set_cs(cs, &d, rpl);
             self.eip = eip;
             self.adjust_sp(2 * width + extra);
+            self.charge(|s| s.far_ret);
             return Ok(());
         }
         // Return to an outer level: the caller's SS:ESP follow.
@@ -549,6 +557,7 @@ impl Cpu {
         let m = self.sp_mask();
         self.regs[reg::SP] = (self.regs[reg::SP] & !m) | (esp.wrapping_add(extra) & m);
         self.drop_inaccessible_segments();
+        self.charge(|s| s.far_ret_outer);
         Ok(())
     }
 
@@ -602,6 +611,7 @@ impl Cpu {
             )
         };
         if op32 && fl & flags::VM != 0 && self.cpl == 0 {
+            self.charge(|s| s.iret_outer);
             return self.iret_to_v86(bus);
         }
         let d = self.return_code_target(bus, cs)?;
@@ -625,6 +635,7 @@ impl Cpu {
             self.set_cs(cs, &d, rpl);
             self.eip = eip;
             self.adjust_sp(3 * width);
+            self.charge(|s| s.iret);
         } else {
             let (esp, ss) = if op32 {
                 (
@@ -644,6 +655,7 @@ impl Cpu {
                 self.regs[reg::SP] = (self.regs[reg::SP] & !0xFFFF) | (esp & 0xFFFF);
             }
             self.drop_inaccessible_segments();
+            self.charge(|s| s.iret_outer);
         }
         self.write_flags(fl, mask);
         Ok(())
@@ -791,6 +803,11 @@ impl Cpu {
         }
         self.set_cs(target, &cd, new_cpl);
         self.eip = off;
+        if new_cpl < old_cpl {
+            self.charge(|s| s.int_inner);
+        } else {
+            self.charge(|s| s.int);
+        }
         if from_v86 {
             for s in [seg::GS, seg::FS, seg::DS, seg::ES] {
                 self.segs[s] = Segment::null(0);

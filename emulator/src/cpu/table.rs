@@ -16,6 +16,7 @@ use super::decode::{prefix, Exec};
 use super::exec::{alu, bcd, bits, control, data, muldiv, privileged, shift, string, system};
 use super::flags::{AF, CF, OF, OSZAPC, PF, SF, SZAP, ZF};
 use super::model::CpuModel;
+use super::timing::{self as tm, Timing};
 use super::{W16, W32, W8};
 
 /// Immediate operands following the ModRM/displacement bytes.
@@ -57,6 +58,8 @@ pub struct OpDef {
     /// May carry a LOCK prefix (with a memory destination). The 386 and
     /// later raise #UD for LOCK on anything else (SDM vol. 2, LOCK).
     pub lockable: bool,
+    /// Clocks per model ([`super::timing`]).
+    pub timing: &'static Timing,
 }
 
 const fn def(mnemonic: &'static str, modrm: bool, imm: Imm, exec: [Exec; 2], undef: u32) -> OpDef {
@@ -71,6 +74,7 @@ const fn def(mnemonic: &'static str, modrm: bool, imm: Imm, exec: [Exec; 2], und
         group: None,
         escape_0f: false,
         lockable: false,
+        timing: &tm::NONE,
     }
 }
 
@@ -88,6 +92,11 @@ impl OpDef {
 
     const fn lockable(mut self) -> OpDef {
         self.lockable = true;
+        self
+    }
+
+    const fn t(mut self, timing: &'static Timing) -> OpDef {
+        self.timing = timing;
         self
     }
 
@@ -211,17 +220,19 @@ fn specs() -> Vec<Spec> {
             let name = ALU_NAMES[$n];
             let u = alu_undef($n);
             let lock = |d: OpDef| if $n == 7 { d } else { d.lockable() };
-            v.push(one!(base, lock(def(name, true, NoImm, b!(alu::rm_r, $op), u))));
-            v.push(one!(base + 1, lock(def(name, true, NoImm, w!(alu::rm_r, $op), u))));
-            v.push(one!(base + 2, def(name, true, NoImm, b!(alu::r_rm, $op), u)));
-            v.push(one!(base + 3, def(name, true, NoImm, w!(alu::r_rm, $op), u)));
-            v.push(one!(base + 4, def(name, false, Ib, b!(alu::acc_imm, $op), u)));
-            v.push(one!(base + 5, def(name, false, Iv, w!(alu::acc_imm, $op), u)));
-            v.push(grp!(0x80, $n as u8, lock(def(name, true, Ib, b!(alu::rm_imm, $op), u))));
-            v.push(grp!(0x81, $n as u8, lock(def(name, true, Iv, w!(alu::rm_imm, $op), u))));
+            // CMP writes nothing back: its memory forms are cheaper.
+            let (mr, mi) = if $n == 7 { (&tm::CMP_MR, &tm::CMP_MI) } else { (&tm::ALU_MR, &tm::ALU_MI) };
+            v.push(one!(base, lock(def(name, true, NoImm, b!(alu::rm_r, $op), u)).t(mr)));
+            v.push(one!(base + 1, lock(def(name, true, NoImm, w!(alu::rm_r, $op), u)).t(mr)));
+            v.push(one!(base + 2, def(name, true, NoImm, b!(alu::r_rm, $op), u).t(&tm::ALU_RM)));
+            v.push(one!(base + 3, def(name, true, NoImm, w!(alu::r_rm, $op), u).t(&tm::ALU_RM)));
+            v.push(one!(base + 4, def(name, false, Ib, b!(alu::acc_imm, $op), u).t(&tm::ALU_ACC_I)));
+            v.push(one!(base + 5, def(name, false, Iv, w!(alu::acc_imm, $op), u).t(&tm::ALU_ACC_I)));
+            v.push(grp!(0x80, $n as u8, lock(def(name, true, Ib, b!(alu::rm_imm, $op), u)).t(mi)));
+            v.push(grp!(0x81, $n as u8, lock(def(name, true, Iv, w!(alu::rm_imm, $op), u)).t(mi)));
             // 0x82 is 0x80 again (undocumented; #UD in 64-bit mode only).
-            v.push(grp!(0x82, $n as u8, lock(def(name, true, Ib, b!(alu::rm_imm, $op), u))));
-            v.push(grp!(0x83, $n as u8, lock(def(name, true, Ib, w!(alu::rm_imm8s, $op), u))));
+            v.push(grp!(0x82, $n as u8, lock(def(name, true, Ib, b!(alu::rm_imm, $op), u)).t(mi)));
+            v.push(grp!(0x83, $n as u8, lock(def(name, true, Ib, w!(alu::rm_imm8s, $op), u)).t(mi)));
         }};
     }
     alu_block!(0, 0);
@@ -240,90 +251,90 @@ fn specs() -> Vec<Spec> {
         (0x16, "push ss"),
         (0x1E, "push ds"),
     ] {
-        v.push(one!(op, def(name, false, NoImm, w!(data::push_sreg), 0)));
+        v.push(one!(op, def(name, false, NoImm, w!(data::push_sreg), 0).t(&tm::PUSH_SREG)));
     }
     for (op, name) in [(0x07u8, "pop es"), (0x17, "pop ss"), (0x1F, "pop ds")] {
-        v.push(one!(op, def(name, false, NoImm, w!(data::pop_sreg), 0)));
+        v.push(one!(op, def(name, false, NoImm, w!(data::pop_sreg), 0).t(&tm::POP_SREG)));
     }
     // 0x0F: POP CS on the 8086, the two-byte escape from the 286 on.
-    v.push(one!(0x0F, def("pop cs", false, NoImm, w!(data::pop_sreg), 0).only(M86)));
+    v.push(one!(0x0F, def("pop cs", false, NoImm, w!(data::pop_sreg), 0).only(M86).t(&tm::POP_SREG)));
     v.push(one!(0x0F, OpDef { escape_0f: true, ..def("(0f)", false, NoImm, b!(system::ud), 0).since(M286) }));
 
-    v.push(one!(0x27, def("daa", false, NoImm, b!(bcd::daa), OF)));
-    v.push(one!(0x2F, def("das", false, NoImm, b!(bcd::das), OF)));
-    v.push(one!(0x37, def("aaa", false, NoImm, b!(bcd::aaa), OF | SF | ZF | PF)));
-    v.push(one!(0x3F, def("aas", false, NoImm, b!(bcd::aas), OF | SF | ZF | PF)));
+    v.push(one!(0x27, def("daa", false, NoImm, b!(bcd::daa), OF).t(&tm::DAA)));
+    v.push(one!(0x2F, def("das", false, NoImm, b!(bcd::das), OF).t(&tm::DAA)));
+    v.push(one!(0x37, def("aaa", false, NoImm, b!(bcd::aaa), OF | SF | ZF | PF).t(&tm::AAA)));
+    v.push(one!(0x3F, def("aas", false, NoImm, b!(bcd::aas), OF | SF | ZF | PF).t(&tm::AAS)));
 
     for r in 0..8u8 {
-        v.push(one!(0x40 + r, def("inc", false, NoImm, w!(alu::inc_r), 0)));
-        v.push(one!(0x48 + r, def("dec", false, NoImm, w!(alu::dec_r), 0)));
-        v.push(one!(0x50 + r, def("push", false, NoImm, w!(data::push_r), 0)));
-        v.push(one!(0x58 + r, def("pop", false, NoImm, w!(data::pop_r), 0)));
-        v.push(one!(0x90 + r, def(if r == 0 { "nop" } else { "xchg" }, false, NoImm, w!(data::xchg_acc_r), 0)));
-        v.push(one!(0xB0 + r, def("mov", false, Ib, b8!(data::mov_r_imm), 0)));
-        v.push(one!(0xB8 + r, def("mov", false, Iv, w!(data::mov_r_imm), 0)));
+        v.push(one!(0x40 + r, def("inc", false, NoImm, w!(alu::inc_r), 0).t(&tm::INC_R)));
+        v.push(one!(0x48 + r, def("dec", false, NoImm, w!(alu::dec_r), 0).t(&tm::INC_R)));
+        v.push(one!(0x50 + r, def("push", false, NoImm, w!(data::push_r), 0).t(&tm::PUSH_R)));
+        v.push(one!(0x58 + r, def("pop", false, NoImm, w!(data::pop_r), 0).t(&tm::POP_R)));
+        v.push(one!(0x90 + r, def(if r == 0 { "nop" } else { "xchg" }, false, NoImm, w!(data::xchg_acc_r), 0).t(if r == 0 { &tm::NOP } else { &tm::XCHG_ACC })));
+        v.push(one!(0xB0 + r, def("mov", false, Ib, b8!(data::mov_r_imm), 0).t(&tm::MOV_RI)));
+        v.push(one!(0xB8 + r, def("mov", false, Iv, w!(data::mov_r_imm), 0).t(&tm::MOV_RI)));
     }
 
     // 186 additions.
-    v.push(one!(0x60, def("pusha", false, NoImm, w!(data::pusha), 0).since(M186)));
-    v.push(one!(0x61, def("popa", false, NoImm, w!(data::popa), 0).since(M186)));
-    v.push(one!(0x62, def("bound", true, NoImm, w!(data::bound), 0).since(M186)));
-    v.push(one!(0x68, def("push", false, Iv, w!(data::push_imm), 0).since(M186)));
-    v.push(one!(0x69, def("imul", true, Iv, w!(muldiv::imul_r_rm_imm), SZAP).since(M186)));
-    v.push(one!(0x6A, def("push", false, Ib, w!(data::push_imm8), 0).since(M186)));
-    v.push(one!(0x6B, def("imul", true, Ib, w!(muldiv::imul_r_rm_imm8), SZAP).since(M186)));
-    v.push(one!(0x6C, def("insb", false, NoImm, b8!(string::ins), 0).since(M186)));
-    v.push(one!(0x6D, def("ins", false, NoImm, w!(string::ins), 0).since(M186)));
-    v.push(one!(0x6E, def("outsb", false, NoImm, b8!(string::outs), 0).since(M186)));
-    v.push(one!(0x6F, def("outs", false, NoImm, w!(string::outs), 0).since(M186)));
+    v.push(one!(0x60, def("pusha", false, NoImm, w!(data::pusha), 0).since(M186).t(&tm::PUSHA)));
+    v.push(one!(0x61, def("popa", false, NoImm, w!(data::popa), 0).since(M186).t(&tm::POPA)));
+    v.push(one!(0x62, def("bound", true, NoImm, w!(data::bound), 0).since(M186).t(&tm::BOUND)));
+    v.push(one!(0x68, def("push", false, Iv, w!(data::push_imm), 0).since(M186).t(&tm::PUSH_I)));
+    v.push(one!(0x69, def("imul", true, Iv, w!(muldiv::imul_r_rm_imm), SZAP).since(M186).t(&tm::IMUL_RMI)));
+    v.push(one!(0x6A, def("push", false, Ib, w!(data::push_imm8), 0).since(M186).t(&tm::PUSH_I)));
+    v.push(one!(0x6B, def("imul", true, Ib, w!(muldiv::imul_r_rm_imm8), SZAP).since(M186).t(&tm::IMUL_RMI)));
+    v.push(one!(0x6C, def("insb", false, NoImm, b8!(string::ins), 0).since(M186).t(&tm::INS)));
+    v.push(one!(0x6D, def("ins", false, NoImm, w!(string::ins), 0).since(M186).t(&tm::INS)));
+    v.push(one!(0x6E, def("outsb", false, NoImm, b8!(string::outs), 0).since(M186).t(&tm::OUTS)));
+    v.push(one!(0x6F, def("outs", false, NoImm, w!(string::outs), 0).since(M186).t(&tm::OUTS)));
 
     for cc in 0..16u8 {
-        v.push(one!(0x70 + cc, def(leak(format!("j{}", CC_NAMES[cc as usize])), false, Ib, b!(control::jcc_short), 0)));
+        v.push(one!(0x70 + cc, def(leak(format!("j{}", CC_NAMES[cc as usize])), false, Ib, b!(control::jcc_short), 0).t(&tm::JCC)));
         // On the 8086, 60-6F decode as 70-7F (SingleStepTests: status alias).
-        v.push(one!(0x60 + cc, def(leak(format!("j{}", CC_NAMES[cc as usize])), false, Ib, b!(control::jcc_short), 0) .only(M86)));
+        v.push(one!(0x60 + cc, def(leak(format!("j{}", CC_NAMES[cc as usize])), false, Ib, b!(control::jcc_short), 0) .only(M86).t(&tm::JCC)));
     }
 
-    v.push(one!(0x84, def("test", true, NoImm, b8!(alu::test_rm_r), LOGIC_UNDEF)));
-    v.push(one!(0x85, def("test", true, NoImm, w!(alu::test_rm_r), LOGIC_UNDEF)));
-    v.push(one!(0x86, def("xchg", true, NoImm, b8!(data::xchg_rm_r), 0).lockable()));
-    v.push(one!(0x87, def("xchg", true, NoImm, w!(data::xchg_rm_r), 0).lockable()));
-    v.push(one!(0x88, def("mov", true, NoImm, b8!(data::mov_rm_r), 0)));
-    v.push(one!(0x89, def("mov", true, NoImm, w!(data::mov_rm_r), 0)));
-    v.push(one!(0x8A, def("mov", true, NoImm, b8!(data::mov_r_rm), 0)));
-    v.push(one!(0x8B, def("mov", true, NoImm, w!(data::mov_r_rm), 0)));
-    v.push(one!(0x8C, def("mov", true, NoImm, w!(data::mov_rm_sreg), 0)));
-    v.push(one!(0x8D, def("lea", true, NoImm, w!(data::lea), 0)));
-    v.push(one!(0x8E, def("mov", true, NoImm, w!(data::mov_sreg_rm), 0)));
+    v.push(one!(0x84, def("test", true, NoImm, b8!(alu::test_rm_r), LOGIC_UNDEF).t(&tm::TEST_MR)));
+    v.push(one!(0x85, def("test", true, NoImm, w!(alu::test_rm_r), LOGIC_UNDEF).t(&tm::TEST_MR)));
+    v.push(one!(0x86, def("xchg", true, NoImm, b8!(data::xchg_rm_r), 0).lockable().t(&tm::XCHG_MR)));
+    v.push(one!(0x87, def("xchg", true, NoImm, w!(data::xchg_rm_r), 0).lockable().t(&tm::XCHG_MR)));
+    v.push(one!(0x88, def("mov", true, NoImm, b8!(data::mov_rm_r), 0).t(&tm::MOV_MR)));
+    v.push(one!(0x89, def("mov", true, NoImm, w!(data::mov_rm_r), 0).t(&tm::MOV_MR)));
+    v.push(one!(0x8A, def("mov", true, NoImm, b8!(data::mov_r_rm), 0).t(&tm::MOV_RM)));
+    v.push(one!(0x8B, def("mov", true, NoImm, w!(data::mov_r_rm), 0).t(&tm::MOV_RM)));
+    v.push(one!(0x8C, def("mov", true, NoImm, w!(data::mov_rm_sreg), 0).t(&tm::MOV_M_SREG)));
+    v.push(one!(0x8D, def("lea", true, NoImm, w!(data::lea), 0).t(&tm::LEA)));
+    v.push(one!(0x8E, def("mov", true, NoImm, w!(data::mov_sreg_rm), 0).t(&tm::MOV_SREG_M)));
     for r in 0..8u8 {
         // 8F /1-7: the 8086 ignores reg; later models raise #UD.
-        let d = def("pop", true, NoImm, w!(data::pop_rm), 0);
+        let d = def("pop", true, NoImm, w!(data::pop_rm), 0).t(&tm::POP_M);
         v.push(grp!(0x8F, r, if r == 0 { d } else { d.only(M86) }));
     }
 
-    v.push(one!(0x98, def("cbw", false, NoImm, w!(data::cbw), 0)));
-    v.push(one!(0x99, def("cwd", false, NoImm, w!(data::cwd), 0)));
-    v.push(one!(0x9A, def("call far", false, Ap, w!(control::call_far), 0)));
-    v.push(one!(0x9B, def("wait", false, NoImm, b!(system::wait), 0)));
-    v.push(one!(0x9C, def("pushf", false, NoImm, w!(data::pushf), 0)));
-    v.push(one!(0x9D, def("popf", false, NoImm, w!(data::popf), 0)));
-    v.push(one!(0x9E, def("sahf", false, NoImm, b!(data::sahf), 0)));
-    v.push(one!(0x9F, def("lahf", false, NoImm, b!(data::lahf), 0)));
-    v.push(one!(0xA0, def("mov", false, Moffs, b8!(data::mov_acc_moffs), 0)));
-    v.push(one!(0xA1, def("mov", false, Moffs, w!(data::mov_acc_moffs), 0)));
-    v.push(one!(0xA2, def("mov", false, Moffs, b8!(data::mov_moffs_acc), 0)));
-    v.push(one!(0xA3, def("mov", false, Moffs, w!(data::mov_moffs_acc), 0)));
-    v.push(one!(0xA4, def("movsb", false, NoImm, b8!(string::movs), 0)));
-    v.push(one!(0xA5, def("movs", false, NoImm, w!(string::movs), 0)));
-    v.push(one!(0xA6, def("cmpsb", false, NoImm, b8!(string::cmps), 0)));
-    v.push(one!(0xA7, def("cmps", false, NoImm, w!(string::cmps), 0)));
-    v.push(one!(0xA8, def("test", false, Ib, b8!(alu::test_acc_imm), LOGIC_UNDEF)));
-    v.push(one!(0xA9, def("test", false, Iv, w!(alu::test_acc_imm), LOGIC_UNDEF)));
-    v.push(one!(0xAA, def("stosb", false, NoImm, b8!(string::stos), 0)));
-    v.push(one!(0xAB, def("stos", false, NoImm, w!(string::stos), 0)));
-    v.push(one!(0xAC, def("lodsb", false, NoImm, b8!(string::lods), 0)));
-    v.push(one!(0xAD, def("lods", false, NoImm, w!(string::lods), 0)));
-    v.push(one!(0xAE, def("scasb", false, NoImm, b8!(string::scas), 0)));
-    v.push(one!(0xAF, def("scas", false, NoImm, w!(string::scas), 0)));
+    v.push(one!(0x98, def("cbw", false, NoImm, w!(data::cbw), 0).t(&tm::CBW)));
+    v.push(one!(0x99, def("cwd", false, NoImm, w!(data::cwd), 0).t(&tm::CWD)));
+    v.push(one!(0x9A, def("call far", false, Ap, w!(control::call_far), 0).t(&tm::CALL_FAR)));
+    v.push(one!(0x9B, def("wait", false, NoImm, b!(system::wait), 0).t(&tm::WAIT)));
+    v.push(one!(0x9C, def("pushf", false, NoImm, w!(data::pushf), 0).t(&tm::PUSHF)));
+    v.push(one!(0x9D, def("popf", false, NoImm, w!(data::popf), 0).t(&tm::POPF)));
+    v.push(one!(0x9E, def("sahf", false, NoImm, b!(data::sahf), 0).t(&tm::SAHF)));
+    v.push(one!(0x9F, def("lahf", false, NoImm, b!(data::lahf), 0).t(&tm::LAHF)));
+    v.push(one!(0xA0, def("mov", false, Moffs, b8!(data::mov_acc_moffs), 0).t(&tm::MOV_ACC_M)));
+    v.push(one!(0xA1, def("mov", false, Moffs, w!(data::mov_acc_moffs), 0).t(&tm::MOV_ACC_M)));
+    v.push(one!(0xA2, def("mov", false, Moffs, b8!(data::mov_moffs_acc), 0).t(&tm::MOV_M_ACC)));
+    v.push(one!(0xA3, def("mov", false, Moffs, w!(data::mov_moffs_acc), 0).t(&tm::MOV_M_ACC)));
+    v.push(one!(0xA4, def("movsb", false, NoImm, b8!(string::movs), 0).t(&tm::MOVS)));
+    v.push(one!(0xA5, def("movs", false, NoImm, w!(string::movs), 0).t(&tm::MOVS)));
+    v.push(one!(0xA6, def("cmpsb", false, NoImm, b8!(string::cmps), 0).t(&tm::CMPS)));
+    v.push(one!(0xA7, def("cmps", false, NoImm, w!(string::cmps), 0).t(&tm::CMPS)));
+    v.push(one!(0xA8, def("test", false, Ib, b8!(alu::test_acc_imm), LOGIC_UNDEF).t(&tm::TEST_ACC_I)));
+    v.push(one!(0xA9, def("test", false, Iv, w!(alu::test_acc_imm), LOGIC_UNDEF).t(&tm::TEST_ACC_I)));
+    v.push(one!(0xAA, def("stosb", false, NoImm, b8!(string::stos), 0).t(&tm::STOS)));
+    v.push(one!(0xAB, def("stos", false, NoImm, w!(string::stos), 0).t(&tm::STOS)));
+    v.push(one!(0xAC, def("lodsb", false, NoImm, b8!(string::lods), 0).t(&tm::LODS)));
+    v.push(one!(0xAD, def("lods", false, NoImm, w!(string::lods), 0).t(&tm::LODS)));
+    v.push(one!(0xAE, def("scasb", false, NoImm, b8!(string::scas), 0).t(&tm::SCAS)));
+    v.push(one!(0xAF, def("scas", false, NoImm, w!(string::scas), 0).t(&tm::SCAS)));
 
     // Shift group: C0/C1 by imm8 (186+), D0/D1 by 1, D2/D3 by CL.
     for r in 0..8u8 {
@@ -333,71 +344,71 @@ fn specs() -> Vec<Spec> {
         } else {
             (AF, SHIFT_UNDEF)
         };
-        v.push(grp!(0xC0, r, def(name, true, Ib, b!(shift::group, 0, 2), un).since(M186)));
-        v.push(grp!(0xC1, r, def(name, true, Ib, w!(shift::group, 0, 2), un).since(M186)));
-        v.push(grp!(0xD0, r, def(name, true, NoImm, b!(shift::group, 0, 0), u1)));
-        v.push(grp!(0xD1, r, def(name, true, NoImm, w!(shift::group, 0, 0), u1)));
-        v.push(grp!(0xD2, r, def(name, true, NoImm, b!(shift::group, 0, 1), un)));
-        v.push(grp!(0xD3, r, def(name, true, NoImm, w!(shift::group, 0, 1), un)));
+        v.push(grp!(0xC0, r, def(name, true, Ib, b!(shift::group, 0, 2), un).since(M186).t(&tm::SHIFT_I)));
+        v.push(grp!(0xC1, r, def(name, true, Ib, w!(shift::group, 0, 2), un).since(M186).t(&tm::SHIFT_I)));
+        v.push(grp!(0xD0, r, def(name, true, NoImm, b!(shift::group, 0, 0), u1).t(&tm::SHIFT_1)));
+        v.push(grp!(0xD1, r, def(name, true, NoImm, w!(shift::group, 0, 0), u1).t(&tm::SHIFT_1)));
+        v.push(grp!(0xD2, r, def(name, true, NoImm, b!(shift::group, 0, 1), un).t(&tm::SHIFT_CL)));
+        v.push(grp!(0xD3, r, def(name, true, NoImm, w!(shift::group, 0, 1), un).t(&tm::SHIFT_CL)));
     }
     // 8086: /6 is SETMO (D0/D1) and SETMOC (D2/D3): all ones, flags undefined.
-    v.push(grp!(0xD0, 6, def("setmo", true, NoImm, b!(shift::group, 1, 0), OSZAPC).only(M86)));
-    v.push(grp!(0xD1, 6, def("setmo", true, NoImm, w!(shift::group, 1, 0), OSZAPC).only(M86)));
-    v.push(grp!(0xD2, 6, def("setmoc", true, NoImm, b!(shift::group, 1, 1), OSZAPC).only(M86)));
-    v.push(grp!(0xD3, 6, def("setmoc", true, NoImm, w!(shift::group, 1, 1), OSZAPC).only(M86)));
+    v.push(grp!(0xD0, 6, def("setmo", true, NoImm, b!(shift::group, 1, 0), OSZAPC).only(M86).t(&tm::SHIFT_1)));
+    v.push(grp!(0xD1, 6, def("setmo", true, NoImm, w!(shift::group, 1, 0), OSZAPC).only(M86).t(&tm::SHIFT_1)));
+    v.push(grp!(0xD2, 6, def("setmoc", true, NoImm, b!(shift::group, 1, 1), OSZAPC).only(M86).t(&tm::SHIFT_CL)));
+    v.push(grp!(0xD3, 6, def("setmoc", true, NoImm, w!(shift::group, 1, 1), OSZAPC).only(M86).t(&tm::SHIFT_CL)));
 
-    v.push(one!(0xC2, def("ret", false, Iw, w!(control::ret_near_imm), 0)));
-    v.push(one!(0xC3, def("ret", false, NoImm, w!(control::ret_near), 0)));
-    v.push(one!(0xC4, def("les", true, NoImm, w!(data::les), 0)));
-    v.push(one!(0xC5, def("lds", true, NoImm, w!(data::lds), 0)));
+    v.push(one!(0xC2, def("ret", false, Iw, w!(control::ret_near_imm), 0).t(&tm::RET_I)));
+    v.push(one!(0xC3, def("ret", false, NoImm, w!(control::ret_near), 0).t(&tm::RET)));
+    v.push(one!(0xC4, def("les", true, NoImm, w!(data::les), 0).t(&tm::LDS)));
+    v.push(one!(0xC5, def("lds", true, NoImm, w!(data::lds), 0).t(&tm::LDS)));
     for r in 0..8u8 {
-        let d6 = def("mov", true, Ib, b8!(data::mov_rm_imm), 0);
-        let d7 = def("mov", true, Iv, w!(data::mov_rm_imm), 0);
+        let d6 = def("mov", true, Ib, b8!(data::mov_rm_imm), 0).t(&tm::MOV_MI);
+        let d7 = def("mov", true, Iv, w!(data::mov_rm_imm), 0).t(&tm::MOV_MI);
         // C6/C7 /1-7: the 8086 ignores reg; later models raise #UD.
         v.push(grp!(0xC6, r, if r == 0 { d6 } else { d6.only(M86) }));
         v.push(grp!(0xC7, r, if r == 0 { d7 } else { d7.only(M86) }));
     }
-    v.push(one!(0xC8, def("enter", false, IwIb, w!(data::enter), 0).since(M186)));
-    v.push(one!(0xC9, def("leave", false, NoImm, w!(data::leave), 0).since(M186)));
-    v.push(one!(0xCA, def("retf", false, Iw, w!(control::ret_far_imm), 0)));
-    v.push(one!(0xCB, def("retf", false, NoImm, w!(control::ret_far), 0)));
+    v.push(one!(0xC8, def("enter", false, IwIb, w!(data::enter), 0).since(M186).t(&tm::ENTER)));
+    v.push(one!(0xC9, def("leave", false, NoImm, w!(data::leave), 0).since(M186).t(&tm::LEAVE)));
+    v.push(one!(0xCA, def("retf", false, Iw, w!(control::ret_far_imm), 0).t(&tm::RETF_I)));
+    v.push(one!(0xCB, def("retf", false, NoImm, w!(control::ret_far), 0).t(&tm::RETF)));
     // 8086 aliases: C0/C1 = C2/C3, C8/C9 = CA/CB.
-    v.push(one!(0xC0, def("ret", false, Iw, w!(control::ret_near_imm), 0).only(M86)));
-    v.push(one!(0xC1, def("ret", false, NoImm, w!(control::ret_near), 0).only(M86)));
-    v.push(one!(0xC8, def("retf", false, Iw, w!(control::ret_far_imm), 0).only(M86)));
-    v.push(one!(0xC9, def("retf", false, NoImm, w!(control::ret_far), 0).only(M86)));
-    v.push(one!(0xCC, def("int3", false, NoImm, b!(control::int3), 0)));
-    v.push(one!(0xCD, def("int", false, Ib, b!(control::int_imm), 0)));
-    v.push(one!(0xCE, def("into", false, NoImm, b!(control::into), 0)));
-    v.push(one!(0xCF, def("iret", false, NoImm, w!(control::iret), 0)));
+    v.push(one!(0xC0, def("ret", false, Iw, w!(control::ret_near_imm), 0).only(M86).t(&tm::RET_I)));
+    v.push(one!(0xC1, def("ret", false, NoImm, w!(control::ret_near), 0).only(M86).t(&tm::RET)));
+    v.push(one!(0xC8, def("retf", false, Iw, w!(control::ret_far_imm), 0).only(M86).t(&tm::RETF_I)));
+    v.push(one!(0xC9, def("retf", false, NoImm, w!(control::ret_far), 0).only(M86).t(&tm::RETF)));
+    v.push(one!(0xCC, def("int3", false, NoImm, b!(control::int3), 0).t(&tm::INT3)));
+    v.push(one!(0xCD, def("int", false, Ib, b!(control::int_imm), 0).t(&tm::INT)));
+    v.push(one!(0xCE, def("into", false, NoImm, b!(control::into), 0).t(&tm::INTO)));
+    v.push(one!(0xCF, def("iret", false, NoImm, w!(control::iret), 0).t(&tm::IRET)));
 
-    v.push(one!(0xD4, def("aam", false, Ib, b!(bcd::aam), OF | AF | CF)));
-    v.push(one!(0xD5, def("aad", false, Ib, b!(bcd::aad), OF | AF | CF)));
-    v.push(one!(0xD6, def("salc", false, NoImm, b!(bcd::salc), 0)));
-    v.push(one!(0xD7, def("xlat", false, NoImm, b!(data::xlat), 0)));
+    v.push(one!(0xD4, def("aam", false, Ib, b!(bcd::aam), OF | AF | CF).t(&tm::AAM)));
+    v.push(one!(0xD5, def("aad", false, Ib, b!(bcd::aad), OF | AF | CF).t(&tm::AAD)));
+    v.push(one!(0xD6, def("salc", false, NoImm, b!(bcd::salc), 0).t(&tm::SALC)));
+    v.push(one!(0xD7, def("xlat", false, NoImm, b!(data::xlat), 0).t(&tm::XLAT)));
     for op in 0xD8..=0xDFu8 {
-        v.push(one!(op, def("esc", true, NoImm, b!(system::esc), 0)));
+        v.push(one!(op, def("esc", true, NoImm, b!(system::esc), 0).t(&tm::ESC)));
     }
 
-    v.push(one!(0xE0, def("loopne", false, Ib, b!(control::loop_cc), 0)));
-    v.push(one!(0xE1, def("loope", false, Ib, b!(control::loop_cc), 0)));
-    v.push(one!(0xE2, def("loop", false, Ib, b!(control::loop_cc), 0)));
-    v.push(one!(0xE3, def("jcxz", false, Ib, b!(control::jcxz), 0)));
-    v.push(one!(0xE4, def("in", false, Ib, b8!(system::in_imm), 0)));
-    v.push(one!(0xE5, def("in", false, Ib, w!(system::in_imm), 0)));
-    v.push(one!(0xE6, def("out", false, Ib, b8!(system::out_imm), 0)));
-    v.push(one!(0xE7, def("out", false, Ib, w!(system::out_imm), 0)));
-    v.push(one!(0xE8, def("call", false, Iv, w!(control::call_near), 0)));
-    v.push(one!(0xE9, def("jmp", false, Iv, w!(control::jmp_near), 0)));
-    v.push(one!(0xEA, def("jmp far", false, Ap, w!(control::jmp_far), 0)));
-    v.push(one!(0xEB, def("jmp", false, Ib, b!(control::jmp_short), 0)));
-    v.push(one!(0xEC, def("in", false, NoImm, b8!(system::in_dx), 0)));
-    v.push(one!(0xED, def("in", false, NoImm, w!(system::in_dx), 0)));
-    v.push(one!(0xEE, def("out", false, NoImm, b8!(system::out_dx), 0)));
-    v.push(one!(0xEF, def("out", false, NoImm, w!(system::out_dx), 0)));
-    v.push(one!(0xF1, def("int1", false, NoImm, b!(control::int1), 0).since(M386)));
-    v.push(one!(0xF4, def("hlt", false, NoImm, b!(system::hlt), 0)));
-    v.push(one!(0xF5, def("cmc", false, NoImm, b!(system::cmc), 0)));
+    v.push(one!(0xE0, def("loopne", false, Ib, b!(control::loop_cc), 0).t(&tm::LOOPNE)));
+    v.push(one!(0xE1, def("loope", false, Ib, b!(control::loop_cc), 0).t(&tm::LOOPE)));
+    v.push(one!(0xE2, def("loop", false, Ib, b!(control::loop_cc), 0).t(&tm::LOOP)));
+    v.push(one!(0xE3, def("jcxz", false, Ib, b!(control::jcxz), 0).t(&tm::JCXZ)));
+    v.push(one!(0xE4, def("in", false, Ib, b8!(system::in_imm), 0).t(&tm::IN_I)));
+    v.push(one!(0xE5, def("in", false, Ib, w!(system::in_imm), 0).t(&tm::IN_I)));
+    v.push(one!(0xE6, def("out", false, Ib, b8!(system::out_imm), 0).t(&tm::OUT_I)));
+    v.push(one!(0xE7, def("out", false, Ib, w!(system::out_imm), 0).t(&tm::OUT_I)));
+    v.push(one!(0xE8, def("call", false, Iv, w!(control::call_near), 0).t(&tm::CALL)));
+    v.push(one!(0xE9, def("jmp", false, Iv, w!(control::jmp_near), 0).t(&tm::JMP)));
+    v.push(one!(0xEA, def("jmp far", false, Ap, w!(control::jmp_far), 0).t(&tm::JMP_FAR)));
+    v.push(one!(0xEB, def("jmp", false, Ib, b!(control::jmp_short), 0).t(&tm::JMP)));
+    v.push(one!(0xEC, def("in", false, NoImm, b8!(system::in_dx), 0).t(&tm::IN_DX)));
+    v.push(one!(0xED, def("in", false, NoImm, w!(system::in_dx), 0).t(&tm::IN_DX)));
+    v.push(one!(0xEE, def("out", false, NoImm, b8!(system::out_dx), 0).t(&tm::OUT_DX)));
+    v.push(one!(0xEF, def("out", false, NoImm, w!(system::out_dx), 0).t(&tm::OUT_DX)));
+    v.push(one!(0xF1, def("int1", false, NoImm, b!(control::int1), 0).since(M386).t(&tm::INT3)));
+    v.push(one!(0xF4, def("hlt", false, NoImm, b!(system::hlt), 0).t(&tm::HLT)));
+    v.push(one!(0xF5, def("cmc", false, NoImm, b!(system::cmc), 0).t(&tm::FLAG_OP)));
     for (op, name) in [
         (0xF8u8, "clc"),
         (0xF9, "stc"),
@@ -406,135 +417,140 @@ fn specs() -> Vec<Spec> {
         (0xFC, "cld"),
         (0xFD, "std"),
     ] {
-        v.push(one!(op, def(name, false, NoImm, b!(system::flag_op), 0)));
+        let t = match op {
+            0xFA => &tm::CLI,
+            0xFB => &tm::STI,
+            _ => &tm::FLAG_OP,
+        };
+        v.push(one!(op, def(name, false, NoImm, b!(system::flag_op), 0).t(t)));
     }
 
     // Group 3.
-    v.push(grp!(0xF6, 0, def("test", true, Ib, b8!(alu::test_rm_imm), LOGIC_UNDEF)));
-    v.push(grp!(0xF7, 0, def("test", true, Iv, w!(alu::test_rm_imm), LOGIC_UNDEF)));
-    v.push(grp!(0xF6, 1, def("test", true, Ib, b8!(alu::test_rm_imm), LOGIC_UNDEF)));
-    v.push(grp!(0xF7, 1, def("test", true, Iv, w!(alu::test_rm_imm), LOGIC_UNDEF)));
-    v.push(grp!(0xF6, 2, def("not", true, NoImm, b8!(alu::not_rm), 0).lockable()));
-    v.push(grp!(0xF7, 2, def("not", true, NoImm, w!(alu::not_rm), 0).lockable()));
-    v.push(grp!(0xF6, 3, def("neg", true, NoImm, b8!(alu::neg_rm), 0).lockable()));
-    v.push(grp!(0xF7, 3, def("neg", true, NoImm, w!(alu::neg_rm), 0).lockable()));
-    v.push(grp!(0xF6, 4, def("mul", true, NoImm, b8!(muldiv::mul), SZAP)));
-    v.push(grp!(0xF7, 4, def("mul", true, NoImm, w!(muldiv::mul), SZAP)));
-    v.push(grp!(0xF6, 5, def("imul", true, NoImm, b8!(muldiv::imul), SZAP)));
-    v.push(grp!(0xF7, 5, def("imul", true, NoImm, w!(muldiv::imul), SZAP)));
-    v.push(grp!(0xF6, 6, def("div", true, NoImm, b8!(muldiv::div), OSZAPC)));
-    v.push(grp!(0xF7, 6, def("div", true, NoImm, w!(muldiv::div), OSZAPC)));
-    v.push(grp!(0xF6, 7, def("idiv", true, NoImm, b8!(muldiv::idiv), OSZAPC)));
-    v.push(grp!(0xF7, 7, def("idiv", true, NoImm, w!(muldiv::idiv), OSZAPC)));
+    v.push(grp!(0xF6, 0, def("test", true, Ib, b8!(alu::test_rm_imm), LOGIC_UNDEF).t(&tm::TEST_MI)));
+    v.push(grp!(0xF7, 0, def("test", true, Iv, w!(alu::test_rm_imm), LOGIC_UNDEF).t(&tm::TEST_MI)));
+    v.push(grp!(0xF6, 1, def("test", true, Ib, b8!(alu::test_rm_imm), LOGIC_UNDEF).t(&tm::TEST_MI)));
+    v.push(grp!(0xF7, 1, def("test", true, Iv, w!(alu::test_rm_imm), LOGIC_UNDEF).t(&tm::TEST_MI)));
+    v.push(grp!(0xF6, 2, def("not", true, NoImm, b8!(alu::not_rm), 0).lockable().t(&tm::NOT_NEG)));
+    v.push(grp!(0xF7, 2, def("not", true, NoImm, w!(alu::not_rm), 0).lockable().t(&tm::NOT_NEG)));
+    v.push(grp!(0xF6, 3, def("neg", true, NoImm, b8!(alu::neg_rm), 0).lockable().t(&tm::NOT_NEG)));
+    v.push(grp!(0xF7, 3, def("neg", true, NoImm, w!(alu::neg_rm), 0).lockable().t(&tm::NOT_NEG)));
+    v.push(grp!(0xF6, 4, def("mul", true, NoImm, b8!(muldiv::mul), SZAP).t(&tm::MUL8)));
+    v.push(grp!(0xF7, 4, def("mul", true, NoImm, w!(muldiv::mul), SZAP).t(&tm::MUL16)));
+    v.push(grp!(0xF6, 5, def("imul", true, NoImm, b8!(muldiv::imul), SZAP).t(&tm::IMUL8)));
+    v.push(grp!(0xF7, 5, def("imul", true, NoImm, w!(muldiv::imul), SZAP).t(&tm::IMUL16)));
+    v.push(grp!(0xF6, 6, def("div", true, NoImm, b8!(muldiv::div), OSZAPC).t(&tm::DIV8)));
+    v.push(grp!(0xF7, 6, def("div", true, NoImm, w!(muldiv::div), OSZAPC).t(&tm::DIV16)));
+    v.push(grp!(0xF6, 7, def("idiv", true, NoImm, b8!(muldiv::idiv), OSZAPC).t(&tm::IDIV8)));
+    v.push(grp!(0xF7, 7, def("idiv", true, NoImm, w!(muldiv::idiv), OSZAPC).t(&tm::IDIV16)));
 
     // Groups 4 and 5.
-    v.push(grp!(0xFE, 0, def("inc", true, NoImm, b8!(alu::inc_rm), 0).lockable()));
-    v.push(grp!(0xFE, 1, def("dec", true, NoImm, b8!(alu::dec_rm), 0).lockable()));
-    v.push(grp!(0xFF, 0, def("inc", true, NoImm, w!(alu::inc_rm), 0).lockable()));
-    v.push(grp!(0xFF, 1, def("dec", true, NoImm, w!(alu::dec_rm), 0).lockable()));
-    v.push(grp!(0xFF, 2, def("call", true, NoImm, w!(control::call_rm), 0)));
-    v.push(grp!(0xFF, 3, def("call far", true, NoImm, w!(control::call_far_m), 0)));
-    v.push(grp!(0xFF, 4, def("jmp", true, NoImm, w!(control::jmp_rm), 0)));
-    v.push(grp!(0xFF, 5, def("jmp far", true, NoImm, w!(control::jmp_far_m), 0)));
-    v.push(grp!(0xFF, 6, def("push", true, NoImm, w!(data::push_rm), 0)));
-    v.push(grp!(0xFF, 7, def("push", true, NoImm, w!(data::push_rm), 0).only(M86)));
+    v.push(grp!(0xFE, 0, def("inc", true, NoImm, b8!(alu::inc_rm), 0).lockable().t(&tm::INC_M8)));
+    v.push(grp!(0xFE, 1, def("dec", true, NoImm, b8!(alu::dec_rm), 0).lockable().t(&tm::INC_M8)));
+    v.push(grp!(0xFF, 0, def("inc", true, NoImm, w!(alu::inc_rm), 0).lockable().t(&tm::INC_M)));
+    v.push(grp!(0xFF, 1, def("dec", true, NoImm, w!(alu::dec_rm), 0).lockable().t(&tm::INC_M)));
+    v.push(grp!(0xFF, 2, def("call", true, NoImm, w!(control::call_rm), 0).t(&tm::CALL_RM)));
+    v.push(grp!(0xFF, 3, def("call far", true, NoImm, w!(control::call_far_m), 0).t(&tm::CALL_FAR_M)));
+    v.push(grp!(0xFF, 4, def("jmp", true, NoImm, w!(control::jmp_rm), 0).t(&tm::JMP_RM)));
+    v.push(grp!(0xFF, 5, def("jmp far", true, NoImm, w!(control::jmp_far_m), 0).t(&tm::JMP_FAR_M)));
+    v.push(grp!(0xFF, 6, def("push", true, NoImm, w!(data::push_rm), 0).t(&tm::PUSH_M)));
+    v.push(grp!(0xFF, 7, def("push", true, NoImm, w!(data::push_rm), 0).only(M86).t(&tm::PUSH_M)));
     // FE /2-7 on the 8086 run the FF microcode with a byte operand; oxbox
     // gives them the word forms (undefined, untested by any suite).
     for r in 2..8u8 {
         let d = match r {
-            2 => def("call", true, NoImm, w!(control::call_rm), 0),
-            3 => def("call far", true, NoImm, w!(control::call_far_m), 0),
-            4 => def("jmp", true, NoImm, w!(control::jmp_rm), 0),
-            5 => def("jmp far", true, NoImm, w!(control::jmp_far_m), 0),
-            _ => def("push", true, NoImm, w!(data::push_rm), 0),
+            2 => def("call", true, NoImm, w!(control::call_rm), 0).t(&tm::CALL_RM),
+            3 => def("call far", true, NoImm, w!(control::call_far_m), 0).t(&tm::CALL_FAR_M),
+            4 => def("jmp", true, NoImm, w!(control::jmp_rm), 0).t(&tm::JMP_RM),
+            5 => def("jmp far", true, NoImm, w!(control::jmp_far_m), 0).t(&tm::JMP_FAR_M),
+            _ => def("push", true, NoImm, w!(data::push_rm), 0).t(&tm::PUSH_M),
         };
         v.push(grp!(0xFE, r, d.only(M86)));
     }
 
     // Two-byte map (286 and later): system instructions.
     let sys = |name: &'static str, f: [Exec; 2]| def(name, true, NoImm, f, 0).since(M286);
-    v.push(grp2!(0x00, 0, sys("sldt", w!(privileged::sldt))));
-    v.push(grp2!(0x00, 1, sys("str", w!(privileged::str_))));
-    v.push(grp2!(0x00, 2, sys("lldt", b!(privileged::lldt))));
-    v.push(grp2!(0x00, 3, sys("ltr", b!(privileged::ltr))));
-    v.push(grp2!(0x00, 4, def("verr", true, NoImm, b!(privileged::verr_verw), 0).since(M286)));
-    v.push(grp2!(0x00, 5, def("verw", true, NoImm, b!(privileged::verr_verw), 0).since(M286)));
-    v.push(grp2!(0x01, 0, sys("sgdt", w!(privileged::sgdt))));
-    v.push(grp2!(0x01, 1, sys("sidt", w!(privileged::sidt))));
-    v.push(grp2!(0x01, 2, sys("lgdt", w!(privileged::lgdt))));
-    v.push(grp2!(0x01, 3, sys("lidt", w!(privileged::lidt))));
-    v.push(grp2!(0x01, 4, sys("smsw", w!(privileged::smsw))));
-    v.push(grp2!(0x01, 6, sys("lmsw", b!(privileged::lmsw))));
-    v.push(grp2!(0x01, 7, def("invlpg", true, NoImm, b!(privileged::invlpg), 0).since(M486)));
-    v.push(two!(0x02, def("lar", true, NoImm, w!(privileged::lar), 0).since(M286)));
-    v.push(two!(0x03, def("lsl", true, NoImm, w!(privileged::lsl), 0).since(M286)));
-    v.push(two!(0x06, def("clts", false, NoImm, b!(privileged::clts), 0).since(M286)));
-    v.push(one!(0x63, def("arpl", true, NoImm, b!(privileged::arpl), 0).since(M286)));
+    v.push(grp2!(0x00, 0, sys("sldt", w!(privileged::sldt)).t(&tm::SLDT)));
+    v.push(grp2!(0x00, 1, sys("str", w!(privileged::str_)).t(&tm::SLDT)));
+    v.push(grp2!(0x00, 2, sys("lldt", b!(privileged::lldt)).t(&tm::LLDT)));
+    v.push(grp2!(0x00, 3, sys("ltr", b!(privileged::ltr)).t(&tm::LTR)));
+    v.push(grp2!(0x00, 4, def("verr", true, NoImm, b!(privileged::verr_verw), 0).since(M286).t(&tm::VERR)));
+    v.push(grp2!(0x00, 5, def("verw", true, NoImm, b!(privileged::verr_verw), 0).since(M286).t(&tm::VERR)));
+    v.push(grp2!(0x01, 0, sys("sgdt", w!(privileged::sgdt)).t(&tm::SGDT)));
+    v.push(grp2!(0x01, 1, sys("sidt", w!(privileged::sidt)).t(&tm::SGDT)));
+    v.push(grp2!(0x01, 2, sys("lgdt", w!(privileged::lgdt)).t(&tm::LGDT)));
+    v.push(grp2!(0x01, 3, sys("lidt", w!(privileged::lidt)).t(&tm::LGDT)));
+    v.push(grp2!(0x01, 4, sys("smsw", w!(privileged::smsw)).t(&tm::SMSW)));
+    v.push(grp2!(0x01, 6, sys("lmsw", b!(privileged::lmsw)).t(&tm::LMSW)));
+    v.push(grp2!(0x01, 7, def("invlpg", true, NoImm, b!(privileged::invlpg), 0).since(M486).t(&tm::INVLPG)));
+    v.push(two!(0x02, def("lar", true, NoImm, w!(privileged::lar), 0).since(M286).t(&tm::LAR)));
+    v.push(two!(0x03, def("lsl", true, NoImm, w!(privileged::lsl), 0).since(M286).t(&tm::LSL)));
+    v.push(two!(0x06, def("clts", false, NoImm, b!(privileged::clts), 0).since(M286).t(&tm::CLTS)));
+    v.push(one!(0x63, def("arpl", true, NoImm, b!(privileged::arpl), 0).since(M286).t(&tm::ARPL)));
 
     // 386 additions.
     for cc in 0..16u8 {
         let name = CC_NAMES[cc as usize];
-        v.push(two!(0x80 + cc, def(leak(format!("j{name}")), false, Iv, w!(control::jcc_near), 0) .since(M386)));
-        v.push(two!(0x90 + cc, def(leak(format!("set{name}")), true, NoImm, b!(data::setcc), 0).since(M386)));
+        v.push(two!(0x80 + cc, def(leak(format!("j{name}")), false, Iv, w!(control::jcc_near), 0) .since(M386).t(&tm::JCC_NEAR)));
+        v.push(two!(0x90 + cc, def(leak(format!("set{name}")), true, NoImm, b!(data::setcc), 0).since(M386).t(&tm::SETCC)));
     }
-    v.push(two!(0x20, def("mov", true, NoImm, b!(privileged::mov_r_cr), 0).since(M386)));
-    v.push(two!(0x22, def("mov", true, NoImm, b!(privileged::mov_cr_r), 0).since(M386)));
-    v.push(two!(0x21, def("mov", true, NoImm, b!(privileged::mov_r_dr), 0).since(M386)));
-    v.push(two!(0x23, def("mov", true, NoImm, b!(privileged::mov_dr_r), 0).since(M386)));
-    v.push(two!(0xA0, def("push fs", false, NoImm, w!(data::push_sreg), 0).since(M386)));
-    v.push(two!(0xA1, def("pop fs", false, NoImm, w!(data::pop_sreg), 0).since(M386)));
-    v.push(two!(0xA8, def("push gs", false, NoImm, w!(data::push_sreg), 0).since(M386)));
-    v.push(two!(0xA9, def("pop gs", false, NoImm, w!(data::pop_sreg), 0).since(M386)));
+    v.push(two!(0x20, def("mov", true, NoImm, b!(privileged::mov_r_cr), 0).since(M386).t(&tm::MOV_R_CR)));
+    v.push(two!(0x22, def("mov", true, NoImm, b!(privileged::mov_cr_r), 0).since(M386).t(&tm::MOV_CR_R)));
+    v.push(two!(0x21, def("mov", true, NoImm, b!(privileged::mov_r_dr), 0).since(M386).t(&tm::MOV_R_DR)));
+    v.push(two!(0x23, def("mov", true, NoImm, b!(privileged::mov_dr_r), 0).since(M386).t(&tm::MOV_DR_R)));
+    v.push(two!(0xA0, def("push fs", false, NoImm, w!(data::push_sreg), 0).since(M386).t(&tm::PUSH_SREG)));
+    v.push(two!(0xA1, def("pop fs", false, NoImm, w!(data::pop_sreg), 0).since(M386).t(&tm::POP_SREG)));
+    v.push(two!(0xA8, def("push gs", false, NoImm, w!(data::push_sreg), 0).since(M386).t(&tm::PUSH_SREG)));
+    v.push(two!(0xA9, def("pop gs", false, NoImm, w!(data::pop_sreg), 0).since(M386).t(&tm::POP_SREG)));
     let bt_undef = OF | SF | AF | PF;
-    v.push(two!(0xA3, def("bt", true, NoImm, w!(bits::bt_rm_r, 0), bt_undef).since(M386)));
-    v.push(two!(0xAB, def("bts", true, NoImm, w!(bits::bt_rm_r, 1), bt_undef).since(M386).lockable()));
-    v.push(two!(0xB3, def("btr", true, NoImm, w!(bits::bt_rm_r, 2), bt_undef).since(M386).lockable()));
-    v.push(two!(0xBB, def("btc", true, NoImm, w!(bits::bt_rm_r, 3), bt_undef).since(M386).lockable()));
+    v.push(two!(0xA3, def("bt", true, NoImm, w!(bits::bt_rm_r, 0), bt_undef).since(M386).t(&tm::BT_R)));
+    v.push(two!(0xAB, def("bts", true, NoImm, w!(bits::bt_rm_r, 1), bt_undef).since(M386).lockable().t(&tm::BTX_R)));
+    v.push(two!(0xB3, def("btr", true, NoImm, w!(bits::bt_rm_r, 2), bt_undef).since(M386).lockable().t(&tm::BTX_R)));
+    v.push(two!(0xBB, def("btc", true, NoImm, w!(bits::bt_rm_r, 3), bt_undef).since(M386).lockable().t(&tm::BTX_R)));
     for (r, name) in [(4u8, "bt"), (5, "bts"), (6, "btr"), (7, "btc")] {
-        v.push(grp2!(0xBA, r, { let d = def(name, true, Ib, w!(bits::bt_rm_imm), bt_undef).since(M386); if r == 4 { d } else { d.lockable() } }));
+        v.push(grp2!(0xBA, r, { let d = def(name, true, Ib, w!(bits::bt_rm_imm), bt_undef).since(M386); if r == 4 { d.t(&tm::BT_I) } else { d.lockable().t(&tm::BTX_I) } }));
     }
-    v.push(two!(0xA4, def("shld", true, Ib, w!(shift::shld, 0), SHIFT_UNDEF).since(M386)));
-    v.push(two!(0xA5, def("shld", true, NoImm, w!(shift::shld, 1), SHIFT_UNDEF).since(M386)));
-    v.push(two!(0xAC, def("shrd", true, Ib, w!(shift::shrd, 0), SHIFT_UNDEF).since(M386)));
-    v.push(two!(0xAD, def("shrd", true, NoImm, w!(shift::shrd, 1), SHIFT_UNDEF).since(M386)));
-    v.push(two!(0xAF, def("imul", true, NoImm, w!(muldiv::imul_r_rm), SZAP).since(M386)));
-    v.push(two!(0xB2, def("lss", true, NoImm, w!(data::lss), 0).since(M386)));
-    v.push(two!(0xB4, def("lfs", true, NoImm, w!(data::lfs), 0).since(M386)));
-    v.push(two!(0xB5, def("lgs", true, NoImm, w!(data::lgs), 0).since(M386)));
-    v.push(two!(0xB6, def("movzx", true, NoImm, w!(data::movzx, 8), 0).since(M386)));
-    v.push(two!(0xB7, def("movzx", true, NoImm, w!(data::movzx, 16), 0).since(M386)));
-    v.push(two!(0xBE, def("movsx", true, NoImm, w!(data::movsx, 8), 0).since(M386)));
-    v.push(two!(0xBF, def("movsx", true, NoImm, w!(data::movsx, 16), 0).since(M386)));
+    v.push(two!(0xA4, def("shld", true, Ib, w!(shift::shld, 0), SHIFT_UNDEF).since(M386).t(&tm::SHD_I)));
+    v.push(two!(0xA5, def("shld", true, NoImm, w!(shift::shld, 1), SHIFT_UNDEF).since(M386).t(&tm::SHD_CL)));
+    v.push(two!(0xAC, def("shrd", true, Ib, w!(shift::shrd, 0), SHIFT_UNDEF).since(M386).t(&tm::SHD_I)));
+    v.push(two!(0xAD, def("shrd", true, NoImm, w!(shift::shrd, 1), SHIFT_UNDEF).since(M386).t(&tm::SHD_CL)));
+    v.push(two!(0xAF, def("imul", true, NoImm, w!(muldiv::imul_r_rm), SZAP).since(M386).t(&tm::IMUL_RRM)));
+    v.push(two!(0xB2, def("lss", true, NoImm, w!(data::lss), 0).since(M386).t(&tm::LSS)));
+    v.push(two!(0xB4, def("lfs", true, NoImm, w!(data::lfs), 0).since(M386).t(&tm::LSS)));
+    v.push(two!(0xB5, def("lgs", true, NoImm, w!(data::lgs), 0).since(M386).t(&tm::LSS)));
+    v.push(two!(0xB6, def("movzx", true, NoImm, w!(data::movzx, 8), 0).since(M386).t(&tm::MOVX)));
+    v.push(two!(0xB7, def("movzx", true, NoImm, w!(data::movzx, 16), 0).since(M386).t(&tm::MOVX)));
+    v.push(two!(0xBE, def("movsx", true, NoImm, w!(data::movsx, 8), 0).since(M386).t(&tm::MOVX)));
+    v.push(two!(0xBF, def("movsx", true, NoImm, w!(data::movsx, 16), 0).since(M386).t(&tm::MOVX)));
     let bs_undef = OF | SF | AF | PF | CF;
-    v.push(two!(0xBC, def("bsf", true, NoImm, w!(bits::bsf), bs_undef).since(M386)));
-    v.push(two!(0xBD, def("bsr", true, NoImm, w!(bits::bsr), bs_undef).since(M386)));
+    v.push(two!(0xBC, def("bsf", true, NoImm, w!(bits::bsf), bs_undef).since(M386).t(&tm::BSF)));
+    v.push(two!(0xBD, def("bsr", true, NoImm, w!(bits::bsr), bs_undef).since(M386).t(&tm::BSF)));
 
     // 486 additions.
-    v.push(two!(0x08, def("invd", false, NoImm, b!(privileged::invd), 0).since(M486)));
-    v.push(two!(0x09, def("wbinvd", false, NoImm, b!(privileged::invd), 0).since(M486)));
-    v.push(two!(0xA2, def("cpuid", false, NoImm, b!(privileged::cpuid), 0).since(M486)));
-    v.push(two!(0xB0, def("cmpxchg", true, NoImm, b8!(alu::cmpxchg), 0).since(M486).lockable()));
-    v.push(two!(0xB1, def("cmpxchg", true, NoImm, w!(alu::cmpxchg), 0).since(M486).lockable()));
-    v.push(two!(0xC0, def("xadd", true, NoImm, b8!(alu::xadd), 0).since(M486).lockable()));
-    v.push(two!(0xC1, def("xadd", true, NoImm, w!(alu::xadd), 0).since(M486).lockable()));
+    v.push(two!(0x08, def("invd", false, NoImm, b!(privileged::invd), 0).since(M486).t(&tm::INVD)));
+    v.push(two!(0x09, def("wbinvd", false, NoImm, b!(privileged::invd), 0).since(M486).t(&tm::WBINVD)));
+    v.push(two!(0xA2, def("cpuid", false, NoImm, b!(privileged::cpuid), 0).since(M486).t(&tm::CPUID)));
+    v.push(two!(0xB0, def("cmpxchg", true, NoImm, b8!(alu::cmpxchg), 0).since(M486).lockable().t(&tm::CMPXCHG)));
+    v.push(two!(0xB1, def("cmpxchg", true, NoImm, w!(alu::cmpxchg), 0).since(M486).lockable().t(&tm::CMPXCHG)));
+    v.push(two!(0xC0, def("xadd", true, NoImm, b8!(alu::xadd), 0).since(M486).lockable().t(&tm::XADD)));
+    v.push(two!(0xC1, def("xadd", true, NoImm, w!(alu::xadd), 0).since(M486).lockable().t(&tm::XADD)));
     for r in 0..8u8 {
-        v.push(two!(0xC8 + r, def("bswap", false, NoImm, b!(data::bswap), 0).since(M486)));
+        v.push(two!(0xC8 + r, def("bswap", false, NoImm, b!(data::bswap), 0).since(M486).t(&tm::BSWAP)));
     }
 
     // Pentium and P6 additions.
-    v.push(two!(0x30, def("wrmsr", false, NoImm, b!(privileged::wrmsr), 0).since(CpuModel::Pentium)));
-    v.push(two!(0x31, def("rdtsc", false, NoImm, b!(privileged::rdtsc), 0).since(CpuModel::Pentium)));
-    v.push(two!(0x32, def("rdmsr", false, NoImm, b!(privileged::rdmsr), 0).since(CpuModel::Pentium)));
-    v.push(grp2!(0xC7, 1, def("cmpxchg8b", true, NoImm, b!(alu::cmpxchg8b), 0).since(CpuModel::Pentium).lockable()));
-    v.push(two!(0x33, def("rdpmc", false, NoImm, b!(privileged::rdpmc), 0).since(CpuModel::PentiumPro)));
-    v.push(two!(0x34, def("sysenter", false, NoImm, b!(privileged::sysenter), 0).since(CpuModel::PentiumPro)));
-    v.push(two!(0x35, def("sysexit", false, NoImm, b!(privileged::sysexit), 0).since(CpuModel::PentiumPro)));
+    v.push(two!(0x30, def("wrmsr", false, NoImm, b!(privileged::wrmsr), 0).since(CpuModel::Pentium).t(&tm::WRMSR)));
+    v.push(two!(0x31, def("rdtsc", false, NoImm, b!(privileged::rdtsc), 0).since(CpuModel::Pentium).t(&tm::RDTSC)));
+    v.push(two!(0x32, def("rdmsr", false, NoImm, b!(privileged::rdmsr), 0).since(CpuModel::Pentium).t(&tm::RDMSR)));
+    v.push(grp2!(0xC7, 1, def("cmpxchg8b", true, NoImm, b!(alu::cmpxchg8b), 0).since(CpuModel::Pentium).lockable().t(&tm::CMPXCHG8B)));
+    v.push(two!(0x33, def("rdpmc", false, NoImm, b!(privileged::rdpmc), 0).since(CpuModel::PentiumPro).t(&tm::P6_SYS)));
+    v.push(two!(0x34, def("sysenter", false, NoImm, b!(privileged::sysenter), 0).since(CpuModel::PentiumPro).t(&tm::P6_SYS)));
+    v.push(two!(0x35, def("sysexit", false, NoImm, b!(privileged::sysexit), 0).since(CpuModel::PentiumPro).t(&tm::P6_SYS)));
     v.push(two!(0x0B, def("ud2", false, NoImm, b!(privileged::ud2), 0).since(M286)));
-    v.push(grp2!(0xAE, 0, def("fxsave", true, NoImm, b!(privileged::fxsave), 0).since(CpuModel::PentiumPro)));
-    v.push(grp2!(0xAE, 1, def("fxrstor", true, NoImm, b!(privileged::fxrstor), 0).since(CpuModel::PentiumPro)));
+    v.push(grp2!(0xAE, 0, def("fxsave", true, NoImm, b!(privileged::fxsave), 0).since(CpuModel::PentiumPro).t(&tm::FXSAVE)));
+    v.push(grp2!(0xAE, 1, def("fxrstor", true, NoImm, b!(privileged::fxrstor), 0).since(CpuModel::PentiumPro).t(&tm::FXSAVE)));
     for cc in 0..16u8 {
         let name = leak(format!("cmov{}", CC_NAMES[cc as usize]));
-        v.push(two!(0x40 + cc, def(name, true, NoImm, w!(data::cmovcc), 0).since(CpuModel::PentiumPro)));
+        v.push(two!(0x40 + cc, def(name, true, NoImm, w!(data::cmovcc), 0).since(CpuModel::PentiumPro).t(&tm::CMOV)));
     }
     v
 }

@@ -70,6 +70,7 @@ impl Cpu {
         if selector & 4 != 0 || !is_tss(&desc) {
             return Err(Fault::gp(code));
         }
+        self.charge(|s| s.task_switch);
         let new32 = is_tss32(&desc);
         let min_limit = if new32 { 0x67 } else { 0x2B };
         if desc.limit < min_limit {

@@ -7,7 +7,21 @@
 #![allow(dead_code)]
 
 use oxbox::cpu::{flags, Cpu, CpuModel, Regs16, StepResult};
-use oxbox_devices::NullBus;
+use oxbox_devices::{Bus, IoSize, NullBus};
+
+/// A bus like the machine's: the interrupt line never moves during an
+/// instruction, which is what lets REP MOVS/STOS move whole blocks.
+pub struct SettledBus;
+
+impl Bus for SettledBus {
+    fn io_read(&mut self, _port: u16, size: IoSize) -> u32 {
+        size.open_bus()
+    }
+    fn io_write(&mut self, _port: u16, _size: IoSize, _value: u32) {}
+    fn interrupts_settle_between_instructions(&self) -> bool {
+        true
+    }
+}
 
 /// Where [`setup`] places the code: CS:IP = 0000:0100.
 pub const CODE_CS: u16 = 0x0000;

@@ -19,6 +19,7 @@ fn rel_target(cpu: &Cpu, rel: u32) -> u32 {
 /// Jcc rel8 (0x70-0x7F; 0x60-0x6F on the 8086).
 pub fn jcc_short(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     if cpu.condition(i.opcode & 0xF) {
+        cpu.cycles += i.clocks_x as u64; // taken
         let t = rel_target(cpu, i.imm as u8 as i8 as i32 as u32);
         cpu.jump_near(t, i.op32())?;
     }
@@ -28,6 +29,7 @@ pub fn jcc_short(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
 /// Jcc rel16/32 (0x0F 0x80-0x8F).
 pub fn jcc_near<W: Width>(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     if cpu.condition(i.opcode & 0xF) {
+        cpu.cycles += i.clocks_x as u64; // taken
         let t = rel_target(cpu, W::sext(i.imm));
         cpu.jump_near(t, W::BITS == 32)?;
     }
@@ -148,6 +150,7 @@ pub fn loop_cc(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
             _ => true,
         };
     if take {
+        cpu.cycles += i.clocks_x as u64;
         let t = rel_target(cpu, i.imm as u8 as i8 as i32 as u32);
         cpu.jump_near(t, i.op32())?;
     }
@@ -162,6 +165,7 @@ pub fn loop_cc(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
 /// JCXZ / JECXZ (0xE3).
 pub fn jcxz(cpu: &mut Cpu, _bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     if count_reg(cpu, i) == 0 {
+        cpu.cycles += i.clocks_x as u64; // taken
         let t = rel_target(cpu, i.imm as u8 as i8 as i32 as u32);
         cpu.jump_near(t, i.op32())?;
     }
@@ -180,8 +184,9 @@ pub fn int_imm(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     cpu.software_interrupt(bus, i.imm as u8)
 }
 
-pub fn into(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
+pub fn into(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     if cpu.flag(OF) {
+        cpu.cycles += i.clocks_x as u64; // the trap is taken
         cpu.software_interrupt(bus, vector::OF)
     } else {
         Ok(())

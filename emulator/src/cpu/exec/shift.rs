@@ -147,6 +147,8 @@ pub fn group<W: Width, const SETMO: u8, const SRC: u8>(
         _ => i.imm & 0xFF,
     };
     let count = raw & cpu.quirks.shift_count_mask as u32;
+    // 8086/186/286: a few clocks per bit shifted (0 elsewhere).
+    cpu.cycles += count as u64 * i.clocks_x as u64;
     let op = i.reg();
     if SETMO != 0 {
         if count == 0 {

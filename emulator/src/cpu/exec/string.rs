@@ -86,6 +86,7 @@ fn repeat(
             );
             return Err(f);
         }
+        cpu.cycles += i.clocks_x as u64; // one REP iteration
         set_idx(cpu, i, reg::CX, count.wrapping_sub(1));
         if compares {
             let zf = cpu.flag(ZF);
@@ -100,6 +101,13 @@ fn repeat(
                 back -= i.prefixes as u32 - 1;
             }
             cpu.eip = cpu.eip.wrapping_sub(back) & cpu.ip_mask();
+            return Ok(());
+        }
+        if count != 1 && cpu.cycles >= cpu.cycle_deadline {
+            // The batch's cycle limit (a device deadline): stop and resume
+            // from the first prefix once the devices have caught up. Like
+            // an interrupted REP, the resumed one pays its start-up again.
+            cpu.eip = cpu.eip.wrapping_sub(i.len as u32) & cpu.ip_mask();
             return Ok(());
         }
     }
@@ -136,7 +144,7 @@ fn block_transfer<W: Width>(
     }
     loop {
         let count = idx(cpu, i, reg::CX);
-        if count < 2 || interrupt_waiting(cpu, bus) {
+        if count < 2 || interrupt_waiting(cpu, bus) || cpu.cycles >= cpu.cycle_deadline {
             return Ok(());
         }
         let Some((dst_lin, dst_room)) = block_room::<W>(cpu, i, seg::ES, reg::DI, rights::WRITE)
@@ -144,6 +152,12 @@ fn block_transfer<W: Width>(
             return Ok(());
         };
         let mut n = count.min(dst_room);
+        // Only the iterations that end before the batch's cycle limit: the
+        // element loop runs the one that reaches it, then stops.
+        let per = i.clocks_x as u64;
+        if let Some(before) = (cpu.cycle_deadline - cpu.cycles - 1).checked_div(per) {
+            n = n.min(before.min(u32::MAX as u64) as u32);
+        }
         let src_lin = match source {
             Some(s) => {
                 let Some((lin, room)) = block_room::<W>(cpu, i, s, reg::SI, rights::READ) else {
@@ -191,6 +205,7 @@ fn block_transfer<W: Width>(
         }
         advance(cpu, i, reg::DI, n * W::BYTES);
         set_idx(cpu, i, reg::CX, count - n);
+        cpu.cycles += n as u64 * per;
     }
 }
 

@@ -14,6 +14,7 @@ pub fn ud(_cpu: &mut Cpu, _bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
 
 pub fn in_imm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     cpu.io_permitted(bus, i.imm as u16 & 0xFF, W::BYTES)?;
+    cpu.charge_odd::<W>(i.imm & 0xFF);
     let v = cpu.port_in::<W>(bus, i.imm as u16 & 0xFF);
     cpu.set_reg::<W>(reg::AX, v);
     Ok(())
@@ -22,6 +23,7 @@ pub fn in_imm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<(
 pub fn out_imm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<()> {
     cpu.io_permitted(bus, i.imm as u16 & 0xFF, W::BYTES)?;
     let v = cpu.reg::<W>(reg::AX);
+    cpu.charge_odd::<W>(i.imm & 0xFF);
     cpu.port_out::<W>(bus, i.imm as u16 & 0xFF, v);
     Ok(())
 }
@@ -29,6 +31,7 @@ pub fn out_imm<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, i: &Instr) -> Result<
 pub fn in_dx<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<()> {
     let port = cpu.reg::<W16>(reg::DX) as u16;
     cpu.io_permitted(bus, port, W::BYTES)?;
+    cpu.charge_odd::<W>(port as u32);
     let v = cpu.port_in::<W>(bus, port);
     cpu.set_reg::<W>(reg::AX, v);
     Ok(())
@@ -38,6 +41,7 @@ pub fn out_dx<W: Width>(cpu: &mut Cpu, bus: &mut dyn Bus, _i: &Instr) -> Result<
     let port = cpu.reg::<W16>(reg::DX) as u16;
     cpu.io_permitted(bus, port, W::BYTES)?;
     let v = cpu.reg::<W>(reg::AX);
+    cpu.charge_odd::<W>(port as u32);
     cpu.port_out::<W>(bus, port, v);
     Ok(())
 }
