@@ -72,6 +72,8 @@ pub struct DebugOptions {
     pub script: Option<String>,
     /// Then read commands from the terminal.
     pub interactive: bool,
+    /// `--gdb`: serve gdb on this address instead of the terminal.
+    pub gdb: Option<String>,
 }
 
 /// Run the debugger's session on `machine` (the guest runs only when a
@@ -81,6 +83,9 @@ pub fn debug_session(
     options: &DebugOptions,
     host: &mut dyn oxbox::debugger::Host,
 ) -> Ending {
+    if let Some(addr) = &options.gdb {
+        return gdb_session(machine, addr, host);
+    }
     let mut script = options.script.as_deref().map(str::as_bytes);
     let mut out = std::io::stdout();
     oxbox::debugger::repl::run_session(
@@ -96,6 +101,30 @@ pub fn debug_session(
     } else {
         Ending::Closed
     }
+}
+
+/// `--gdb`: wait for gdb, serve it; when it detaches the guest runs on.
+fn gdb_session(machine: &mut Machine, addr: &str, host: &mut dyn oxbox::debugger::Host) -> Ending {
+    use oxbox::debugger::{gdb, Engine, RunMode, StopReason};
+    let stream = match gdb::listen(addr) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("oxbox: {e}");
+            return Ending::Closed;
+        }
+    };
+    let mut ending = match gdb::serve(machine, stream, host) {
+        gdb::GdbEnd::Detached => match Engine::new().run(machine, RunMode::Continue, host) {
+            StopReason::UserBreak => Ending::Interrupted,
+            _ => Ending::Closed,
+        },
+        gdb::GdbEnd::Ended => Ending::Closed,
+    };
+    if machine.bus.exit_status.is_some() {
+        // The guest chose its exit status through the exit port.
+        ending = Ending::Guest(RunExit::Stopped);
+    }
+    ending
 }
 
 /// How a run ended.
