@@ -170,13 +170,12 @@ struct Args {
     debug_script: Option<PathBuf>,
 
     /// Serve the GDB remote protocol: tcp:HOST:PORT, or tcp::PORT for
-    /// 127.0.0.1 (port 0 picks a free one). The guest waits for gdb
-    /// before its first instruction.
+    /// 127.0.0.1 (port 0 picks a free one). The guest runs until gdb
+    /// attaches (then stops where it is) unless -S is given.
     #[arg(long, value_name = "tcp:HOST:PORT", value_parser = oxbox::debugger::gdb::parse_address)]
     gdb: Option<String>,
 
-    /// Start stopped until gdb continues (QEMU's -S). With --gdb the
-    /// guest always waits for gdb, so this only documents the intent.
+    /// With --gdb: wait for gdb before the first instruction (QEMU's -S).
     #[arg(short = 'S', requires = "gdb")]
     start_stopped: bool,
 }
@@ -418,6 +417,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             script,
             interactive: args.debug,
             gdb: args.gdb.clone(),
+            gdb_start_stopped: args.start_stopped,
         })
     } else {
         None

@@ -25,13 +25,14 @@ fn nasm(src: &Path, out: &Path) {
     assert!(status.success(), "nasm failed on {}", src.display());
 }
 
-/// oxbox on `rom` with the stub on a free port; returns the child and
-/// the port it printed.
-fn start(rom: &Path) -> (Child, u16) {
+/// oxbox on `rom` with the stub on a free port (and `extra` arguments);
+/// returns the child and the port it printed.
+fn start(rom: &Path, extra: &[&str]) -> (Child, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_oxbox"))
         .arg("--bios")
         .arg(rom)
-        .args(["--display", "none", "--gdb", "tcp::0", "-S"])
+        .args(["--display", "none", "--gdb", "tcp::0"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -63,7 +64,7 @@ fn gdb_breaks_in_real_mode_code_reads_registers_and_memory_steps_and_reaches_the
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/roms/debugger_guest.asm"),
         &rom,
     );
-    let (mut child, port) = start(&rom);
+    let (mut child, port) = start(&rom, &["-S"]);
     let target = format!("target remote 127.0.0.1:{port}");
     let out = Command::new("timeout")
         .args(["60", "gdb", "-batch", "-nx"])
@@ -134,7 +135,24 @@ fn packet(s: &mut TcpStream) -> String {
     let mut sum = [0u8; 2];
     s.read_exact(&mut sum).unwrap();
     s.write_all(b"+").unwrap();
-    String::from_utf8(body).unwrap()
+    unrun(&String::from_utf8(body).unwrap())
+}
+
+/// Undo the protocol's run-length encoding: `X*n` is X and then
+/// `n - 29` more of it.
+fn unrun(body: &str) -> String {
+    let mut out = String::new();
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c == '*' {
+            let n = chars.next().unwrap() as usize - 29;
+            let last = out.chars().last().unwrap();
+            out.extend(std::iter::repeat_n(last, n));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn send(s: &mut TcpStream, body: &str) {
@@ -143,7 +161,7 @@ fn send(s: &mut TcpStream, body: &str) {
 }
 
 #[test]
-fn gdbs_interrupt_byte_stops_a_running_guest() {
+fn gdb_attaches_to_a_running_guest_and_its_interrupt_byte_stops_it() {
     let dir = temp_dir("interrupt");
     let src = dir.join("spin.asm");
     std::fs::write(
@@ -154,11 +172,18 @@ fn gdbs_interrupt_byte_stops_a_running_guest() {
     .unwrap();
     let rom = dir.join("spin.bin");
     nasm(&src, &rom);
-    let (mut child, port) = start(&rom);
+    // Without -S the guest runs until gdb attaches, which stops it.
+    let (mut child, port) = start(&rom, &[]);
+    std::thread::sleep(Duration::from_millis(200));
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     send(&mut s, "?");
     let _ = packet(&mut s);
+    // Stopped in the loop, not at the reset vector (linear 0xFFFFFFF0).
+    send(&mut s, "g");
+    let regs = packet(&mut s);
+    // The 9th 32-bit register, little-endian: linear 0xF0000.
+    assert_eq!(&regs[64..72], "00000f00", "$eip in {regs}");
     send(&mut s, "c");
     std::thread::sleep(Duration::from_millis(300));
     s.write_all(&[0x03]).unwrap();

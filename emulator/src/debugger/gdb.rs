@@ -67,17 +67,70 @@ pub fn parse_address(s: &str) -> Result<String, String> {
     Ok(format!("{host}:{port}"))
 }
 
-/// Listen on `addr`, say where on stderr (port 0 picks a free port, and
-/// the message names it), and wait for gdb.
-pub fn listen(addr: &str) -> Result<TcpStream, String> {
+/// Listen on `addr` and say where on stderr (port 0 picks a free port,
+/// and the message names it).
+pub fn listen(addr: &str) -> Result<TcpListener, String> {
     let listener = TcpListener::bind(addr).map_err(|e| format!("--gdb {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("oxbox: gdb stub listening on {local}");
+    Ok(listener)
+}
+
+/// Wait for gdb with the guest stopped (`-S`).
+pub fn accept(listener: &TcpListener) -> Result<TcpStream, String> {
     let (stream, peer) = listener.accept().map_err(|e| format!("gdb stub: {e}"))?;
+    connected(stream, peer)
+}
+
+fn connected(stream: TcpStream, peer: std::net::SocketAddr) -> Result<TcpStream, String> {
+    stream.set_nonblocking(false).map_err(|e| e.to_string())?;
     // Packets are small and each waits for its answer.
     let _ = stream.set_nodelay(true);
     eprintln!("oxbox: gdb connected from {peer}");
     Ok(stream)
+}
+
+/// Without `-S`: run the guest until gdb connects (then it is stopped
+/// wherever it is, as QEMU's attach does) or until it stops by itself
+/// (`Err` with why).
+pub fn run_until_attach(
+    m: &mut Machine,
+    listener: &TcpListener,
+    host: &mut dyn Host,
+) -> Result<TcpStream, StopReason> {
+    listener
+        .set_nonblocking(true)
+        .map_err(|_| StopReason::HostQuit)?;
+    let mut waiting = AttachHost {
+        inner: host,
+        listener,
+        stream: None,
+    };
+    let stop = Engine::new().run(m, RunMode::Continue, &mut waiting);
+    match waiting.stream {
+        Some(s) => Ok(s),
+        None => Err(stop),
+    }
+}
+
+/// Between slices while no gdb is attached: the window's host, then a
+/// look for a connection.
+struct AttachHost<'a> {
+    inner: &'a mut dyn Host,
+    listener: &'a TcpListener,
+    stream: Option<TcpStream>,
+}
+
+impl Host for AttachHost<'_> {
+    fn slice_done(&mut self, machine: &mut Machine) -> bool {
+        if !self.inner.slice_done(machine) {
+            return false;
+        }
+        if let Ok((s, peer)) = self.listener.accept() {
+            self.stream = connected(s, peer).ok();
+        }
+        self.stream.is_none()
+    }
 }
 
 /// Serve gdb on `stream` until it detaches or kills the guest.
