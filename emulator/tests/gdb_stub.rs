@@ -25,9 +25,19 @@ fn nasm(src: &Path, out: &Path) {
     assert!(status.success(), "nasm failed on {}", src.display());
 }
 
+/// oxbox, killed if a failing test leaves it running.
+struct Oxbox(Child);
+
+impl Drop for Oxbox {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// oxbox on `rom` with the stub on a free port (and `extra` arguments);
 /// returns the child and the port it printed.
-fn start(rom: &Path, extra: &[&str]) -> (Child, u16) {
+fn start(rom: &Path, extra: &[&str]) -> (Oxbox, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_oxbox"))
         .arg("--bios")
         .arg(rom)
@@ -50,7 +60,7 @@ fn start(rom: &Path, extra: &[&str]) -> (Child, u16) {
     std::thread::spawn(move || {
         let _ = std::io::copy(&mut err, &mut std::io::sink());
     });
-    (child, port)
+    (Oxbox(child), port)
 }
 
 #[test]
@@ -196,13 +206,13 @@ fn gdb_attaches_to_a_running_guest_and_its_interrupt_byte_stops_it() {
 }
 
 /// The stub ends the run after `kill`; a hung oxbox fails the test.
-fn finish(child: &mut Child) {
+fn finish(child: &mut Oxbox) {
+    let child = &mut child.0;
     for _ in 0..100 {
         if child.try_wait().unwrap().is_some() {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = child.kill();
     panic!("oxbox did not end after gdb's kill");
 }
