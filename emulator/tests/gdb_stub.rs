@@ -84,6 +84,9 @@ fn gdb_breaks_in_real_mode_code_reads_registers_and_memory_steps_and_reaches_the
         .args(["-ex", "x/4xb 0xf0040"])
         .args(["-ex", "stepi", "-ex", "info registers eip eax"])
         .args(["-ex", "watch *(short*)0x500", "-ex", "continue"])
+        .args(["-ex", "set {char}0x600 = 0x5a", "-ex", "x/1xb 0x600"])
+        .args(["-ex", "hbreak *0xf0060", "-ex", "continue"])
+        .args(["-ex", "info registers al"])
         .args(["-ex", "monitor x /2b 0xF000:0x40", "-ex", "monitor r"])
         .args(["-ex", "kill"])
         .output()
@@ -107,10 +110,15 @@ fn gdb_breaks_in_real_mode_code_reads_registers_and_memory_steps_and_reaches_the
     // The watchpoint sees the store and stops after it.
     assert!(text.contains("New value = 26796"), "{text}");
     assert!(text.contains("0x000f0045 in ??"), "{text}");
+    // A memory write, read back.
+    assert!(text.contains("0x600:\t0x5a"), "{text}");
+    // The hardware breakpoint at OUT 0x80, after the loop set AL.
+    assert!(text.contains("Breakpoint 3, 0x000f0060"), "{text}");
+    assert!(text.contains("al             0x42"), "{text}");
     // The built-in debugger's commands: segment:offset memory, and its
     // register dump (EIP as the CPU has it, not linear).
     assert!(text.contains("0x000f0040: 0x01 0xd8"), "{text}");
-    assert!(text.contains("eip: 0x00000045"), "{text}");
+    assert!(text.contains("eip: 0x00000060"), "{text}");
 }
 
 /// The first whitespace-separated two fields of each line starting with
