@@ -111,15 +111,16 @@ fn gdb_session(
     use oxbox::debugger::{gdb, Engine, RunMode, StopReason};
     let attached = gdb::listen(addr).and_then(|l| {
         if start_stopped {
-            gdb::accept(&l).map(Some)
+            gdb::accept(&l).map(Ok)
         } else {
-            Ok(gdb::run_until_attach(machine, &l, host).ok())
+            Ok(gdb::run_until_attach(machine, &l, host))
         }
     });
     let stream = match attached {
-        Ok(Some(s)) => s,
-        // The guest ended before gdb came.
-        Ok(None) => return stopped_ending(machine, Ending::Closed),
+        Ok(Ok(s)) => s,
+        // The guest ended (or Ctrl-C ended it) before gdb came.
+        Ok(Err(StopReason::UserBreak)) => return Ending::Interrupted,
+        Ok(Err(_)) => return stopped_ending(machine, Ending::Closed),
         Err(e) => {
             eprintln!("oxbox: {e}");
             return Ending::Closed;
