@@ -168,6 +168,16 @@ struct Args {
     /// file unless --debug is also given (then the prompt follows).
     #[arg(long, value_name = "FILE")]
     debug_script: Option<PathBuf>,
+
+    /// Serve the GDB remote protocol: tcp:HOST:PORT, or tcp::PORT for
+    /// 127.0.0.1 (port 0 picks a free one). The guest runs until gdb
+    /// attaches (then stops where it is) unless -S is given.
+    #[arg(long, value_name = "tcp:HOST:PORT", value_parser = oxbox::debugger::gdb::parse_address)]
+    gdb: Option<String>,
+
+    /// With --gdb: wait for gdb before the first instruction (QEMU's -S).
+    #[arg(short = 'S', requires = "gdb")]
+    start_stopped: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -395,7 +405,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         machine.bus.set_vga_rom(rom);
     }
     let debugging = args.debug || args.debug_script.is_some();
-    let debug = if debugging {
+    let debug = if debugging || args.gdb.is_some() {
         let script = match &args.debug_script {
             Some(p) => Some(
                 std::fs::read_to_string(p)
@@ -406,6 +416,8 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         Some(frontend::DebugOptions {
             script,
             interactive: args.debug,
+            gdb: args.gdb.clone(),
+            gdb_start_stopped: args.start_stopped,
         })
     } else {
         None

@@ -3,7 +3,8 @@
 //!
 //! - [`engine`]: stops, breakpoints of every kind, stepping, register and
 //!   memory access, page walks, disassembly: the API a front end (the
-//!   REPL here, a GDB remote stub later) drives;
+//!   REPL here, the GDB remote stub) drives;
+//! - [`gdb`]: the GDB remote stub (`--gdb`);
 //! - [`commands`]: the command language, parsed;
 //! - [`repl`]: the text front end;
 //! - [`trace`]: trace lines; [`disasm`]: iced-x86 behind one function;
@@ -16,6 +17,7 @@ pub mod commands;
 pub mod devices;
 pub mod disasm;
 pub mod engine;
+pub mod gdb;
 pub mod repl;
 pub mod trace;
 

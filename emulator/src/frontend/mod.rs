@@ -72,6 +72,10 @@ pub struct DebugOptions {
     pub script: Option<String>,
     /// Then read commands from the terminal.
     pub interactive: bool,
+    /// `--gdb`: serve gdb on this address instead of the terminal.
+    pub gdb: Option<String>,
+    /// `-S`: wait for gdb before the first instruction.
+    pub gdb_start_stopped: bool,
 }
 
 /// Run the debugger's session on `machine` (the guest runs only when a
@@ -81,6 +85,9 @@ pub fn debug_session(
     options: &DebugOptions,
     host: &mut dyn oxbox::debugger::Host,
 ) -> Ending {
+    if let Some(addr) = &options.gdb {
+        return gdb_session(machine, addr, options.gdb_start_stopped, host);
+    }
     let mut script = options.script.as_deref().map(str::as_bytes);
     let mut out = std::io::stdout();
     oxbox::debugger::repl::run_session(
@@ -90,11 +97,51 @@ pub fn debug_session(
         &mut out,
         host,
     );
+    stopped_ending(machine, Ending::Closed)
+}
+
+/// `--gdb`: run (or with `-S` wait) until gdb attaches, serve it; when
+/// it detaches the guest runs on.
+fn gdb_session(
+    machine: &mut Machine,
+    addr: &str,
+    start_stopped: bool,
+    host: &mut dyn oxbox::debugger::Host,
+) -> Ending {
+    use oxbox::debugger::{gdb, Engine, RunMode, StopReason};
+    let attached = gdb::listen(addr).and_then(|l| {
+        if start_stopped {
+            gdb::accept(&l).map(Ok)
+        } else {
+            Ok(gdb::run_until_attach(machine, &l, host))
+        }
+    });
+    let stream = match attached {
+        Ok(Ok(s)) => s,
+        // The guest ended (or Ctrl-C ended it) before gdb came.
+        Ok(Err(StopReason::UserBreak)) => return Ending::Interrupted,
+        Ok(Err(_)) => return stopped_ending(machine, Ending::Closed),
+        Err(e) => {
+            eprintln!("oxbox: {e}");
+            return Ending::Closed;
+        }
+    };
+    let ending = match gdb::serve(machine, stream, host) {
+        gdb::GdbEnd::Detached => match Engine::new().run(machine, RunMode::Continue, host) {
+            StopReason::UserBreak => Ending::Interrupted,
+            _ => Ending::Closed,
+        },
+        gdb::GdbEnd::Ended => Ending::Closed,
+    };
+    stopped_ending(machine, ending)
+}
+
+/// The guest's exit status if it chose one through the exit port.
+fn stopped_ending(machine: &Machine, otherwise: Ending) -> Ending {
     if machine.bus.exit_status.is_some() {
-        // The guest chose its exit status through the exit port.
         Ending::Guest(RunExit::Stopped)
     } else {
-        Ending::Closed
+        otherwise
     }
 }
 
