@@ -221,6 +221,8 @@ impl Session {
             }
             Command::Load(path) => {
                 super::load_state(m, path.as_ref())?;
+                // Another timeline: the snapshots no longer lead here.
+                self.engine.forget_history();
                 format!("loaded {path}{}", self.next_text(m))
             }
             Command::ReverseStep(n) => {

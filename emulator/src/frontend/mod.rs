@@ -58,6 +58,8 @@ pub struct Options {
     pub exit_on_halt: bool,
     /// Write the machine state here when the run ends (`--savevm`).
     pub savevm: Option<PathBuf>,
+    /// Write the input log here when the run ends (`--record`).
+    pub record: Option<PathBuf>,
     /// Set once the guest writes to a console of its own: COM1
     /// ([`SerialTap`]) or the debug console on stdout ([`ConsoleTap`]).
     pub console_used: Arc<AtomicBool>,
@@ -292,6 +294,13 @@ pub fn finish(mut machine: Machine, ending: Ending, options: &Options) -> Result
         eprintln!("oxbox: flushing diskettes: {e}");
     }
     saved.transpose()?;
+    if let Some(path) = &options.record {
+        let end = (machine.cpu.instructions, machine.cpu.cycles);
+        machine
+            .inputs
+            .save(path, end)
+            .map_err(|e| format!("--record {e}"))?;
+    }
     if let Some(path) = &options.screenshot {
         screenshot::write_png(&machine.bus.vga.render(), path)?;
     }
