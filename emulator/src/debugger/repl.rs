@@ -227,11 +227,13 @@ impl Session {
             }
             Command::ReverseStep(n) => {
                 let stop = super::reverse(m, &mut self.engine, super::Reverse::Step(*n))?;
-                format!("{}{}", describe_stop(m, &stop), self.next_text(m))
+                let s = describe_stop(m, &stop) + &self.next_text(m);
+                s.trim_start().to_string()
             }
             Command::ReverseContinue => {
                 let stop = super::reverse(m, &mut self.engine, super::Reverse::Continue)?;
-                format!("{}{}", describe_stop(m, &stop), self.next_text(m))
+                let s = describe_stop(m, &stop) + &self.next_text(m);
+                s.trim_start().to_string()
             }
         };
         Ok(Some(text))
