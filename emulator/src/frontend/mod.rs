@@ -304,6 +304,14 @@ pub fn finish(mut machine: Machine, ending: Ending, options: &Options) -> Result
     if let Some(path) = &options.screenshot {
         screenshot::write_png(&machine.bus.vga.render(), path)?;
     }
+    // A guest that wrote the exit port on the budget's last instruction
+    // (as a replay ending where the recorded run exited does) exited.
+    let ending = match ending {
+        Ending::Guest(RunExit::Budget) if machine.bus.exit_status.is_some() => {
+            Ending::Guest(RunExit::Stopped)
+        }
+        other => other,
+    };
     Ok(match ending {
         Ending::Closed => ExitCode::SUCCESS,
         Ending::Interrupted if machine.bus.exit_status.is_none() => {
