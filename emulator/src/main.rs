@@ -454,8 +454,11 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             .map_err(|e| format!("--loadvm {}: {e}", p.display()))?;
     }
     let mut max_instructions = args.max_instructions;
-    if args.record.is_some() {
+    if args.record.is_some() || (debugging && args.replay.is_none()) {
+        // The debugger's reverse execution replays COM1 input too.
         machine.log_serial_input();
+    }
+    if args.record.is_some() {
         let hash = machine.state_hash();
         let (i, c) = (machine.cpu.instructions, machine.cpu.cycles);
         machine.inputs.begin(i, c, hash);

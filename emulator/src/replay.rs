@@ -213,7 +213,9 @@ impl InputLog {
         let mut s = format!("{MAGIC}\n");
         let (i, c, h) = self.start.unwrap_or((0, 0, 0));
         s += &format!("start {i} {c} {h:016x}\n");
-        for e in &self.events {
+        // Only what was applied: after a reverse step the rest lies ahead
+        // of where the session ended.
+        for e in &self.events[..self.cursor] {
             s += &format!("{} {} {}\n", e.instructions, e.cycles, input_text(&e.input));
         }
         s += &format!("end {} {}\n", end.0, end.1);
