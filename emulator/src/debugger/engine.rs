@@ -423,7 +423,7 @@ impl Engine {
             .rposition(|h| h.instructions <= target)
             .ok_or_else(|| self.no_history())?;
         self.rewind(m, index)?;
-        self.forward(m, target, Some(usize::MAX));
+        self.forward(m, target, None);
         Ok(StopReason::Stepped)
     }
 
@@ -450,7 +450,7 @@ impl Engine {
         // Nothing to go back to: stay in the present.
         if let Some(index) = self.history.iter().rposition(|h| h.instructions <= now) {
             self.rewind(m, index)?;
-            self.forward(m, now, Some(usize::MAX));
+            self.forward(m, now, None);
         }
         Err(match self.history_start() {
             Some(t) => format!("no stop between t={t} (the oldest snapshot) and now"),
