@@ -9,4 +9,5 @@ pub mod debugger;
 pub mod linux_boot;
 pub mod machine;
 pub mod memory;
+pub mod replay;
 pub mod savestate;

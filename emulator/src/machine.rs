@@ -14,6 +14,7 @@ use std::io::Write;
 
 use crate::cpu::{Cpu, CpuModel, RunExit};
 use crate::linux_boot::{self, LinuxBootError, LinuxImages};
+use crate::replay::{Input, InputLog};
 use oxbox_devices::clock::earliest;
 use oxbox_devices::dma8237::Dma8237;
 use oxbox_devices::fdc::{Fdc, FloppyError, FDC_DMA_CHANNEL};
@@ -782,6 +783,10 @@ pub struct Machine {
     /// as the firmware and the kernel itself overwrite its memory.
     #[serde(skip)]
     pub(crate) linux: Option<LinuxImages>,
+    /// The inputs from outside, logged for replay and reverse execution
+    /// (host side: kept across a restore).
+    #[serde(skip)]
+    pub inputs: InputLog,
 }
 
 impl Machine {
@@ -853,6 +858,7 @@ impl Machine {
             triple_faults: 0,
             interrupt: Default::default(),
             linux: None,
+            inputs: InputLog::default(),
             cpu,
             bus: PcBus {
                 platform,
@@ -1000,6 +1006,53 @@ impl Machine {
         }
     }
 
+    /// An input from outside (the window, a test): applied now and
+    /// logged with the present instruction and cycle count. While a log
+    /// is being replayed, live input is dropped.
+    pub fn input(&mut self, input: Input) {
+        if self.inputs.replaying() {
+            return;
+        }
+        self.inputs
+            .push(self.cpu.instructions, self.cpu.cycles, input);
+        self.apply_input(input);
+    }
+
+    fn apply_input(&mut self, input: Input) {
+        let now = self.now();
+        match input {
+            Input::Key { key, pressed } => self.bus.kbc.key_event(now, key, pressed),
+            Input::Mouse {
+                dx,
+                dy,
+                dz,
+                buttons,
+            } => {
+                self.bus.kbc.mouse_motion(now, dx, dy, buttons);
+                if dz != 0 {
+                    self.bus.kbc.mouse_wheel(now, dz, buttons);
+                }
+            }
+            // Already on COM1's stage (`InputLog::take_due`).
+            Input::Serial(_) => {}
+            Input::Reset => {
+                // As the PIIX3's reset control register with SYS_RST: the
+                // CPU and the chipset.
+                self.bus.reset_requested = true;
+                self.bus.hard_reset = true;
+            }
+        }
+    }
+
+    /// Route COM1's host side through the input log, so its bytes are
+    /// recorded (or, replaying, come from the log instead of the host).
+    pub fn log_serial_input(&mut self) {
+        let host = self.bus.serial[0].detach();
+        let (backend, feed) = crate::replay::serial_feed(host);
+        self.bus.serial[0].attach(backend);
+        self.inputs.set_serial(feed);
+    }
+
     /// Guest time now: the CPU's cycle counter at the CPU clock.
     pub fn now(&self) -> VirtualTime {
         self.bus.cpu_clock.tick_time(self.cpu.cycles)
@@ -1037,6 +1090,14 @@ impl Machine {
     pub fn run_to_cycle(&mut self, max_instructions: u64, until_cycles: Option<u64>) -> RunExit {
         let end = self.cpu.instructions.saturating_add(max_instructions);
         let exit = loop {
+            // Inputs from outside enter only here, at the points a replay
+            // stops at (`next_input` below).
+            let at = (self.cpu.instructions, self.cpu.cycles);
+            while let Some(input) = self.inputs.take_due(at) {
+                self.apply_input(input);
+            }
+            self.inputs.poll_host(at.0, at.1);
+            let next_input = self.inputs.next_point();
             let now = self.now();
             let deadline = self.advance_devices(now);
             // With CR0.NE clear the x87 reports unmasked exceptions on
@@ -1057,7 +1118,16 @@ impl Machine {
                 break RunExit::Deadline;
             }
             let cycle_limit = cycle_limit.min(until_cycles.unwrap_or(u64::MAX));
-            let budget = end.saturating_sub(self.cpu.instructions);
+            let mut budget = end.saturating_sub(self.cpu.instructions);
+            let mut cycle_limit = cycle_limit;
+            if let Some((i, c)) = next_input {
+                // At the input's instruction count with cycles still to
+                // go the CPU is halted: one more "instruction" lets it
+                // idle up to the input's cycle.
+                budget = budget.min(i.saturating_sub(self.cpu.instructions).max(1));
+                cycle_limit = cycle_limit.min(c.max(self.cpu.cycles + 1));
+            }
+            let input_cycle = next_input.map_or(u64::MAX, |(_, c)| c);
             match self.cpu.run_until(&mut self.bus, budget, cycle_limit) {
                 RunExit::Deadline => {}
                 RunExit::Stopped
@@ -1105,6 +1175,7 @@ impl Machine {
                         Some(t) if self.cpu.interrupts_enabled() => {
                             let wake = self.bus.cpu_clock.ticks_to_reach(t);
                             let wake = wake.min(until_cycles.unwrap_or(u64::MAX));
+                            let wake = wake.min(input_cycle);
                             self.cpu.cycles = wake.max(self.cpu.cycles);
                         }
                         _ => {
@@ -1113,6 +1184,8 @@ impl Machine {
                         }
                     }
                 }
+                // The budget stopped short of `end` for a replayed input.
+                RunExit::Budget if self.cpu.instructions < end => {}
                 RunExit::Shutdown => {
                     self.triple_faults += 1;
                     if !self.reset_on_triple_fault {
@@ -1127,6 +1200,9 @@ impl Machine {
                 break RunExit::Budget;
             }
         };
+        // The devices reach the present too, so the state a run leaves
+        // (and its hash) does not depend on how the run was sliced.
+        let _ = self.advance_devices(self.now());
         let _ = self.bus.debugcon.flush();
         exit
     }

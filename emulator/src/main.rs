@@ -14,6 +14,7 @@ use clap::Parser;
 use oxbox::cpu::CpuModel;
 use oxbox::linux_boot::LinuxImages;
 use oxbox::machine::{BootDevice, Machine};
+use oxbox::replay::InputLog;
 use oxbox::savestate::Snapshot;
 use oxbox_devices::uart16550::{FileBackend, SerialBackend, StdioBackend, TcpBackend};
 
@@ -120,6 +121,18 @@ struct Args {
     /// budget, the guest halting or exiting, Ctrl-C, closing the window).
     #[arg(long, value_name = "FILE")]
     savevm: Option<PathBuf>,
+
+    /// Record the inputs from outside (keys, mouse, COM1 input, the
+    /// window's reset) with the instruction count each arrived at, and
+    /// write them to FILE when the run ends, for --replay.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    record: Option<PathBuf>,
+
+    /// Replay the inputs recorded in FILE (by --record, with the same
+    /// machine options) instead of taking live ones; the run ends where
+    /// the recorded one did unless --max-instructions says otherwise.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
 
     /// Display: window, or none (headless: COM1 on stdio, the VGA text
     /// screen mirrored to the terminal). Default: a window when an X11
@@ -452,6 +465,38 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             .and_then(|s| machine.restore(&s))
             .map_err(|e| format!("--loadvm {}: {e}", p.display()))?;
     }
+    let mut max_instructions = args.max_instructions;
+    if args.record.is_some() || (debugging && args.replay.is_none()) {
+        // The debugger's reverse execution replays COM1 input too.
+        machine.log_serial_input();
+    }
+    if args.record.is_some() {
+        let hash = machine.state_hash();
+        let (i, c) = (machine.cpu.instructions, machine.cpu.cycles);
+        machine.inputs.begin(i, c, hash);
+    }
+    if let Some(p) = &args.replay {
+        let log = InputLog::load(p).map_err(|e| format!("--replay {e}"))?;
+        if let Some((i, c, hash)) = log.start() {
+            if (i, c, hash)
+                != (
+                    machine.cpu.instructions,
+                    machine.cpu.cycles,
+                    machine.state_hash(),
+                )
+            {
+                return Err(format!(
+                    "--replay {}: the log starts from another machine state (give the options and --loadvm it was recorded with)",
+                    p.display()
+                ));
+            }
+        }
+        if let (None, Some((end, _))) = (max_instructions, log.end()) {
+            max_instructions = Some(end.saturating_sub(machine.cpu.instructions));
+        }
+        machine.inputs = log;
+        machine.log_serial_input();
+    }
     // Ctrl-C ends the run cleanly: the front end flushes the disks. In
     // the debugger it breaks into the prompt instead.
     let flag = machine.interrupt.clone();
@@ -460,9 +505,10 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         display: args.display,
         screenshot: args.screenshot.clone(),
         realtime: args.realtime,
-        max_instructions: args.max_instructions,
+        max_instructions,
         exit_on_halt: args.exit_on_halt,
         savevm: args.savevm.clone(),
+        record: args.record.clone(),
         console_used,
         debug,
     };

@@ -402,6 +402,7 @@ impl Machine {
         saved.reset_on_triple_fault = self.reset_on_triple_fault;
         saved.interrupt = self.interrupt.clone();
         saved.linux = self.linux.take();
+        saved.inputs = std::mem::take(&mut self.inputs);
         *self = saved;
         Ok(())
     }

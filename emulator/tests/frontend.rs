@@ -602,6 +602,45 @@ fn window_echoes_typed_keys_and_the_screenshot_shows_them_in_the_guest_font() {
 }
 
 #[test]
+fn keys_typed_in_the_window_under_record_replay_headless_to_the_same_state() {
+    let dir = temp_dir("record");
+    let log = dir.join("keys.log");
+    let (recorded, replayed) = (dir.join("rec.oxs"), dir.join("rep.oxs"));
+    let run = WindowRun::start(
+        "record-window",
+        &[
+            "--record",
+            log.to_str().unwrap(),
+            "--savevm",
+            recorded.to_str().unwrap(),
+        ],
+    );
+    run.type_keys(&["h", "i", "Return"], "0.1");
+    let (status, _) = run.finish();
+    assert_eq!(status, KEYS_DONE, "the guest saw Enter");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains(" key KeyH down\n"), "{text}");
+    // The same ROM, headless, with the keys from the log.
+    let rom = assemble(&dir, "frontend_keys", &[]);
+    let out = oxbox()
+        .arg("--bios")
+        .arg(&rom)
+        .args(["--display", "none", "--serial", "none", "--replay"])
+        .arg(&log)
+        .arg("--savevm")
+        .arg(&replayed)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), KEYS_DONE, "{out:?}");
+    let (a, b) = (
+        std::fs::read(&recorded).unwrap(),
+        std::fs::read(&replayed).unwrap(),
+    );
+    assert!(a == b, "the replayed state differs from the recorded one");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn window_host_keys_reset_the_machine_and_quit_without_reaching_the_guest() {
     let run = WindowRun::start("combos", &[]);
     // Typed before the reset: gone, echoed or not (the reset empties the

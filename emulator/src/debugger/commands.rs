@@ -70,7 +70,7 @@ pub enum Command {
     },
     Save(String),
     Load(String),
-    /// `rs [n]` and `rc`: reverse execution (needs record/replay).
+    /// `rs [n]` and `rc`: reverse execution (snapshots and re-execution).
     ReverseStep(u64),
     ReverseContinue,
     Help,

@@ -15,6 +15,7 @@ use crate::cpu::paging::PageWalk;
 use crate::cpu::segment::Descriptor;
 use crate::cpu::{reg, seg, Cpu, RunExit};
 use crate::machine::Machine;
+use crate::savestate::Snapshot;
 
 use super::disasm::Disassembler;
 use super::trace::trace_line;
@@ -168,10 +169,26 @@ pub struct DisasmLine {
     pub text: String,
 }
 
+/// Instructions between the periodic snapshots a long run keeps for
+/// reverse execution, and the least distance between two taken at stops.
+const SNAPSHOT_INTERVAL: u64 = 100_000_000;
+const SNAPSHOT_GAP: u64 = 1_000_000;
+/// Snapshots kept at most: each copies all of RAM and VRAM.
+const MAX_SNAPSHOTS: usize = 4;
+
+/// A snapshot for reverse execution, with the input log's position.
+struct Mark {
+    state: Snapshot,
+    instructions: u64,
+    inputs: usize,
+}
+
 /// The debugger's own state; everything else is in the machine.
 pub struct Engine {
     trace: Option<Box<dyn Write>>,
     disasm: Disassembler,
+    /// Oldest first, all on the present timeline.
+    history: Vec<Mark>,
 }
 
 impl Default for Engine {
@@ -185,6 +202,7 @@ impl Engine {
         Engine {
             trace: None,
             disasm: Disassembler::new(),
+            history: Vec::new(),
         }
     }
 
@@ -251,8 +269,23 @@ impl Engine {
     /// Run until `mode` is satisfied or something stops the machine. A
     /// breakpoint at the starting instruction does not stop it again.
     pub fn run(&mut self, m: &mut Machine, mode: RunMode, host: &mut dyn Host) -> StopReason {
+        self.checkpoint(m, SNAPSHOT_GAP);
+        self.run_from(m, mode, host, false, true)
+    }
+
+    /// [`Engine::run`]; `stop_at_start`: a breakpoint at the first
+    /// instruction stops it too (a re-execution from a snapshot taken at a
+    /// breakpoint sees that hit); `keep`: take periodic snapshots.
+    fn run_from(
+        &mut self,
+        m: &mut Machine,
+        mode: RunMode,
+        host: &mut dyn Host,
+        stop_at_start: bool,
+        keep: bool,
+    ) -> StopReason {
         m.cpu.hooks.stop = None;
-        m.cpu.hooks.resume_at = Some(current_linear(&m.cpu));
+        m.cpu.hooks.resume_at = (!stop_at_start).then(|| current_linear(&m.cpu));
         m.interrupt.store(false, Ordering::Relaxed);
         let target = match mode {
             RunMode::Step(n) => m.cpu.instructions.saturating_add(n),
@@ -290,6 +323,145 @@ impl Engine {
             if !host.slice_done(m) {
                 return StopReason::HostQuit;
             }
+            if keep {
+                self.checkpoint(m, SNAPSHOT_INTERVAL);
+            }
+        }
+    }
+
+    // ----- reverse execution ----------------------------------------------
+
+    /// Keep a snapshot of the present if the latest is `gap` or more
+    /// instructions back; beyond [`MAX_SNAPSHOTS`] the second oldest goes
+    /// (the oldest stays: the furthest a reverse can reach).
+    fn checkpoint(&mut self, m: &mut Machine, gap: u64) {
+        let now = m.cpu.instructions;
+        if self
+            .history
+            .iter()
+            .any(|h| h.instructions + gap > now && h.instructions <= now)
+        {
+            return;
+        }
+        // A machine that cannot be saved (a written-through disk image)
+        // just has no history to go back to.
+        let Ok(state) = m.snapshot() else {
+            return;
+        };
+        // Snapshots after the present belong to a future that a changed
+        // input may no longer reach.
+        self.history.retain(|h| h.instructions < now);
+        self.history.push(Mark {
+            state,
+            instructions: now,
+            inputs: m.inputs.cursor(),
+        });
+        if self.history.len() > MAX_SNAPSHOTS {
+            self.history.remove(1);
+        }
+    }
+
+    /// Forget the snapshots (the machine was loaded from elsewhere).
+    pub fn forget_history(&mut self) {
+        self.history.clear();
+    }
+
+    /// The instruction count of the oldest state reverse execution reaches.
+    pub fn history_start(&self) -> Option<u64> {
+        self.history.first().map(|h| h.instructions)
+    }
+
+    fn rewind(&self, m: &mut Machine, index: usize) -> Result<(), String> {
+        let h = &self.history[index];
+        m.restore(&h.state)
+            .map_err(|e| format!("restoring a snapshot: {e}"))?;
+        m.inputs.set_cursor(h.inputs);
+        Ok(())
+    }
+
+    /// Re-execute up to instruction count `target`, silently (no trace),
+    /// through breakpoints; returns each stop on the way with its
+    /// instruction count. With `stop_at` the run ends at that many stops.
+    fn forward(
+        &mut self,
+        m: &mut Machine,
+        target: u64,
+        stop_at: Option<usize>,
+    ) -> Vec<(u64, Stop)> {
+        let trace = self.trace.take();
+        let tracing = std::mem::replace(&mut m.cpu.hooks.tracing, false);
+        m.cpu.rearm_hooks();
+        let mut stops = Vec::new();
+        let mut first = true;
+        while m.cpu.instructions < target {
+            let left = target - m.cpu.instructions;
+            match self.run_from(m, RunMode::Step(left), &mut NoHost, first, false) {
+                StopReason::Hook(stop) => {
+                    stops.push((m.cpu.instructions, stop));
+                    if Some(stops.len()) == stop_at {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+            first = false;
+        }
+        self.trace = trace;
+        m.cpu.hooks.tracing = tracing;
+        m.cpu.hooks.trace.clear();
+        m.cpu.rearm_hooks();
+        stops
+    }
+
+    /// `rs n`: back to the state `n` instructions ago (the newest snapshot
+    /// at or before it, then forward to exactly that count).
+    pub fn reverse_step(&mut self, m: &mut Machine, n: u64) -> Result<StopReason, String> {
+        let target = m.cpu.instructions.saturating_sub(n);
+        let index = self
+            .history
+            .iter()
+            .rposition(|h| h.instructions <= target)
+            .ok_or_else(|| self.no_history())?;
+        self.rewind(m, index)?;
+        self.forward(m, target, None);
+        Ok(StopReason::Stepped)
+    }
+
+    /// `rc`: back to the latest breakpoint, watchpoint, I/O or interrupt
+    /// stop before the present: re-execute from each snapshot, newest
+    /// first, until one has a stop before now, then run to that stop.
+    pub fn reverse_continue(&mut self, m: &mut Machine) -> Result<StopReason, String> {
+        let now = m.cpu.instructions;
+        for index in (0..self.history.len()).rev() {
+            if self.history[index].instructions >= now {
+                continue;
+            }
+            self.rewind(m, index)?;
+            let stops = self.forward(m, now, None);
+            let before = stops.iter().take_while(|(t, _)| *t < now).count();
+            if before > 0 {
+                self.rewind(m, index)?;
+                let stops = self.forward(m, now, Some(before));
+                if let Some(&(_, stop)) = stops.last() {
+                    return Ok(StopReason::Hook(stop));
+                }
+            }
+        }
+        // Nothing to go back to: stay in the present.
+        if let Some(index) = self.history.iter().rposition(|h| h.instructions <= now) {
+            self.rewind(m, index)?;
+            self.forward(m, now, None);
+        }
+        Err(match self.history_start() {
+            Some(t) => format!("no stop between t={t} (the oldest snapshot) and now"),
+            None => self.no_history(),
+        })
+    }
+
+    fn no_history(&self) -> String {
+        match self.history_start() {
+            Some(t) => format!("the oldest snapshot is at t={t}: cannot go back further"),
+            None => "no snapshot to go back to (run the guest first)".into(),
         }
     }
 

@@ -51,10 +51,13 @@ pub enum Reverse {
     Continue,
 }
 
-/// `rs`/`rc`: run backwards. Needs snapshots and record/replay (restore
-/// the nearest earlier snapshot, replay forward to the target instruction
-/// count, or to the last breakpoint hit before the present for `rc`).
+/// `rs`/`rc`: run backwards: restore the newest of the engine's
+/// snapshots before the target and re-execute forward (replaying the
+/// logged inputs) to the target instruction count, or for `rc` to the
+/// last breakpoint hit before the present.
 pub fn reverse(m: &mut Machine, engine: &mut Engine, what: Reverse) -> Result<StopReason, String> {
-    let _ = (m, engine, what);
-    Err("reverse execution needs record/replay, which is not available yet".into())
+    match what {
+        Reverse::Step(n) => engine.reverse_step(m, n),
+        Reverse::Continue => engine.reverse_continue(m),
+    }
 }

@@ -221,15 +221,19 @@ impl Session {
             }
             Command::Load(path) => {
                 super::load_state(m, path.as_ref())?;
+                // Another timeline: the snapshots no longer lead here.
+                self.engine.forget_history();
                 format!("loaded {path}{}", self.next_text(m))
             }
             Command::ReverseStep(n) => {
                 let stop = super::reverse(m, &mut self.engine, super::Reverse::Step(*n))?;
-                format!("{}{}", describe_stop(m, &stop), self.next_text(m))
+                let s = describe_stop(m, &stop) + &self.next_text(m);
+                s.trim_start().to_string()
             }
             Command::ReverseContinue => {
                 let stop = super::reverse(m, &mut self.engine, super::Reverse::Continue)?;
-                format!("{}{}", describe_stop(m, &stop), self.next_text(m))
+                let s = describe_stop(m, &stop) + &self.next_text(m);
+                s.trim_start().to_string()
             }
         };
         Ok(Some(text))

@@ -58,6 +58,8 @@ pub struct Options {
     pub exit_on_halt: bool,
     /// Write the machine state here when the run ends (`--savevm`).
     pub savevm: Option<PathBuf>,
+    /// Write the input log here when the run ends (`--record`).
+    pub record: Option<PathBuf>,
     /// Set once the guest writes to a console of its own: COM1
     /// ([`SerialTap`]) or the debug console on stdout ([`ConsoleTap`]).
     pub console_used: Arc<AtomicBool>,
@@ -339,9 +341,24 @@ pub fn finish(mut machine: Machine, ending: Ending, options: &Options) -> Result
         eprintln!("oxbox: flushing diskettes: {e}");
     }
     saved.transpose()?;
+    if let Some(path) = &options.record {
+        let end = (machine.cpu.instructions, machine.cpu.cycles);
+        machine
+            .inputs
+            .save(path, end)
+            .map_err(|e| format!("--record {e}"))?;
+    }
     if let Some(path) = &options.screenshot {
         screenshot::write_png(&machine.bus.vga.render(), path)?;
     }
+    // A guest that wrote the exit port on the budget's last instruction
+    // (as a replay ending where the recorded run exited does) exited.
+    let ending = match ending {
+        Ending::Guest(RunExit::Budget) if machine.bus.exit_status.is_some() => {
+            Ending::Guest(RunExit::Stopped)
+        }
+        other => other,
+    };
     Ok(match ending {
         Ending::Closed => ExitCode::SUCCESS,
         Ending::Interrupted if machine.bus.exit_status.is_none() => {

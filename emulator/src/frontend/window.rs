@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use minifb::{Key as HostKey, MouseButton, MouseMode, ScaleMode, Window, WindowOptions};
 use oxbox::cpu::RunExit;
 use oxbox::machine::Machine;
+use oxbox::replay::Input;
 use oxbox_devices::ps2::{buttons, Key};
 use oxbox_devices::vga::Frame;
 
@@ -264,28 +265,23 @@ fn apply(session: &mut Session, command: Command) -> bool {
 }
 
 fn apply_to(machine: &mut Machine, command: Command) -> bool {
-    let now = machine.now();
-    match command {
-        Command::Key(key, pressed) => machine.bus.kbc.key_event(now, key, pressed),
+    // Through the input log, so --record sees it and a replay ignores it.
+    machine.input(match command {
+        Command::Key(key, pressed) => Input::Key { key, pressed },
         Command::Mouse {
             dx,
             dy,
             dz,
             buttons,
-        } => {
-            machine.bus.kbc.mouse_motion(now, dx, dy, buttons);
-            if dz != 0 {
-                machine.bus.kbc.mouse_wheel(now, dz, buttons);
-            }
-        }
-        Command::Reset => {
-            // As the PIIX3's reset control register with SYS_RST: the CPU
-            // and the chipset.
-            machine.bus.reset_requested = true;
-            machine.bus.hard_reset = true;
-        }
+        } => Input::Mouse {
+            dx,
+            dy,
+            dz,
+            buttons,
+        },
+        Command::Reset => Input::Reset,
         Command::Quit => return false,
-    }
+    });
     true
 }
 
