@@ -415,9 +415,9 @@ fn a_scripted_session_through_the_binary() {
     has("Breakpoint 1: vb 0xf000:0x00000040\nWatchpoint 1: write 0x00000500 len 2\nI/O breakpoint 1: port 0x0080 len 1\nInterrupt break: 0x06 #UD\n");
     // Three instructions back, then back to the I/O breakpoint's stop
     // (the last stop before t=84), and on to the #UD again.
-    has("<oxbox:15> rs 3\nNext at t=84 cycle=84\nf000:0000006d (0x000f006d): nop");
-    has("<oxbox:16> rc\nI/O breakpoint 1: out to port 0x0080 (1 byte(s)), value 0x42\nNext at t=73 cycle=73\nf000:00000062");
-    has("<oxbox:17> c\nInterrupt 0x06 #UD (exception) from f000:00000070\nNext at t=87 cycle=88\nf000:000000a0");
+    has("<oxbox:15> rs 3\nNext at t=84 cycle=123\nf000:0000006d (0x000f006d): nop");
+    has("<oxbox:16> rc\nI/O breakpoint 1: out to port 0x0080 (1 byte(s)), value 0x42\nNext at t=73 cycle=112\nf000:00000062");
+    has("<oxbox:17> c\nInterrupt 0x06 #UD (exception) from f000:00000070\nNext at t=87 cycle=142\nf000:000000a0");
     // A state saved at the #UD handler and loaded after a step: the step
     // that follows the load is the same step again.
     let after_save = stdout.split("save ").nth(1).unwrap_or_default();

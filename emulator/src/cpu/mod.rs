@@ -229,6 +229,11 @@ pub struct Cpu {
     /// every batch sets it.
     #[serde(skip, default = "no_cycle_deadline")]
     pub(crate) cycle_deadline: u64,
+    /// A REP string instruction stopped at a batch's cycle limit (a host
+    /// artefact, unlike an interrupt) and will run on: its re-execution
+    /// neither counts again nor pays its start-up clocks again, so where
+    /// batches end stays invisible to the guest.
+    pub(crate) rep_paused: bool,
     /// A cache of what decoding memory gives (a record is used only while
     /// its page's generation matches and CS reaches its bytes), so it is
     /// not state: a restore starts it empty.
@@ -281,6 +286,7 @@ impl Cpu {
             instructions: 0,
             cycles: 0,
             cycle_deadline: u64::MAX,
+            rep_paused: false,
             cache: DecodeCache::new(),
             last_exception: None,
         };

@@ -71,6 +71,11 @@ fn repeat(
     if i.pfx & (pfx::REP | pfx::REPNE) == 0 {
         return body(cpu, bus);
     }
+    if cpu.rep_paused {
+        // Resuming after a batch boundary: the start-up was paid before.
+        cpu.rep_paused = false;
+        cpu.cycles -= i.clocks as u64;
+    }
     loop {
         let count = idx(cpu, i, reg::CX);
         if count == 0 {
@@ -105,9 +110,13 @@ fn repeat(
         }
         if count != 1 && cpu.cycles >= cpu.cycle_deadline {
             // The batch's cycle limit (a device deadline): stop and resume
-            // from the first prefix once the devices have caught up. Like
-            // an interrupted REP, the resumed one pays its start-up again.
+            // from the first prefix once the devices have caught up. Unlike
+            // an interrupted REP this pause must not show: the instruction
+            // counts once (the run loop counts this return) and pays its
+            // start-up once (the resumption takes it back).
             cpu.eip = cpu.eip.wrapping_sub(i.len as u32) & cpu.ip_mask();
+            cpu.instructions = cpu.instructions.wrapping_sub(1);
+            cpu.rep_paused = true;
             return Ok(());
         }
     }
