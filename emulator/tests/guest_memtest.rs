@@ -157,7 +157,7 @@ fn memtest86plus_boots_from_a_floppy_to_its_first_test_screen() {
     let out = Command::new(env!("CARGO_BIN_EXE_oxbox"))
         .arg("--fda")
         .arg(&image)
-        .args(["--boot", "a", "--snapshot", "--display", "none"])
+        .args(["--boot", "a", "--snapshot", "--display", "none", "-m", "32"])
         .args(["--serial", "none", "--debugcon", "none", "--screenshot"])
         .arg(&shot)
         .args(["--max-instructions", &BUDGET.to_string()])
