@@ -782,6 +782,7 @@ impl Fdc {
     /// A command's last byte arrived: carry it out.
     fn execute(&mut self) {
         let cmd = std::mem::take(&mut self.command);
+        tracing::debug!(target: "oxbox::fdc", "command {cmd:02x?}");
         let op = cmd[0];
         let drive = cmd.get(1).map_or(0, |b| b & 3);
         let head = cmd.get(1).map_or(0, |b| (b >> 2) & 1);

@@ -450,6 +450,7 @@ impl I8042 {
     }
 
     fn command(&mut self, c: u8) {
+        tracing::debug!(target: "oxbox::kbc", "controller command {c:#04x}");
         self.pending = None;
         match c {
             0x20..=0x3F => self.reply(self.ram[(c & 0x1F) as usize], false),

@@ -541,6 +541,7 @@ impl Drive {
             // drives ignore it (DEVICE RESET excepted).
             return;
         }
+        tracing::debug!(target: "oxbox::ide", kind = ?self.kind, "command {cmd:#04x}");
         self.intrq = false;
         self.error = 0;
         match self.kind {

@@ -289,6 +289,7 @@ impl Pic8259 {
     pub fn write(&mut self, a0: bool, value: u8) {
         if !a0 {
             if value & ICW1_INIT != 0 {
+                tracing::debug!(target: "oxbox::pic", "ICW1 {value:#04x}: initialisation");
                 self.icw1(value);
             } else if value & OCW3_SELECT != 0 {
                 self.ocw3(value);

@@ -310,6 +310,7 @@ impl Counter {
 
     /// A control word for this counter (not a latch command).
     fn write_control(&mut self, value: u8, k: u64) {
+        tracing::debug!(target: "oxbox::pit", "control word {value:#04x}");
         self.promote(k);
         let ce = self.state_at(k).0;
         self.control = value & 0x3F;

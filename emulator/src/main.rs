@@ -344,6 +344,7 @@ fn attach_demo_disk(machine: &mut Machine) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    init_logging();
     match run(&args) {
         Ok(code) => code,
         Err(msg) => {
@@ -351,6 +352,21 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `RUST_LOG` (e.g. `oxbox::ide=debug`) turns on the devices' `tracing`
+/// events, on stderr. Without it no subscriber is installed, and each
+/// event costs one check of a disabled callsite; the CPU's hot path has
+/// none.
+fn init_logging() {
+    let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .without_time()
+        .try_init();
 }
 
 fn run(args: &Args) -> Result<ExitCode, String> {

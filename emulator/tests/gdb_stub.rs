@@ -83,6 +83,8 @@ fn gdb_breaks_in_real_mode_code_reads_registers_and_memory_steps_and_reaches_the
         .args(["-ex", "info registers eip eax ebx cs"])
         .args(["-ex", "x/4xb 0xf0040"])
         .args(["-ex", "stepi", "-ex", "info registers eip eax"])
+        .args(["-ex", "reverse-stepi", "-ex", "info registers eip eax"])
+        .args(["-ex", "stepi"])
         .args(["-ex", "watch *(short*)0x500", "-ex", "continue"])
         .args(["-ex", "set {char}0x600 = 0x5a", "-ex", "x/1xb 0x600"])
         .args(["-ex", "hbreak *0xf0060", "-ex", "continue"])
@@ -107,6 +109,13 @@ fn gdb_breaks_in_real_mode_code_reads_registers_and_memory_steps_and_reaches_the
     // One instruction: AX = 0x1234 + 0x5678.
     assert!(text.contains("0x000f0042 in ??"), "{text}");
     assert!(text.contains("eax            0x68ac"), "{text}");
+    // reverse-stepi: back before the ADD, AX as it was.
+    let eax: Vec<&str> = text.lines().filter(|l| l.starts_with("eax ")).collect();
+    let eip: Vec<&str> = text.lines().filter(|l| l.starts_with("eip ")).collect();
+    assert!(
+        eax.len() >= 3 && eax[2].contains("0x1234") && eip[2].contains("0xf0040"),
+        "{text}"
+    );
     // The watchpoint sees the store and stops after it.
     assert!(text.contains("New value = 26796"), "{text}");
     assert!(text.contains("0x000f0045 in ??"), "{text}");

@@ -87,6 +87,38 @@ fn headless_by_default_mirrors_the_bios_screen_and_a_boot_sectors_teletype_once(
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn rust_log_shows_the_chosen_devices_events_on_stderr() {
+    let dir = temp_dir("rustlog");
+    let mut img = assemble("bootsector_tty.asm", &dir.join("boot.bin"));
+    img.resize(64 * 512, 0);
+    let disk = dir.join("disk.img");
+    std::fs::write(&disk, &img).unwrap();
+    let run = |filter: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oxbox"));
+        cmd.arg("--hda")
+            .arg(&disk)
+            .args(["--display", "none", "--max-instructions", "100000000"])
+            .env_remove("RUST_LOG");
+        if let Some(f) = filter {
+            cmd.env("RUST_LOG", f);
+        }
+        let out = cmd.output().expect("run oxbox");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // The BIOS identifies the disk (ECh) and reads the boot sector (20h).
+    let ide = run(Some("oxbox::ide=debug"));
+    assert!(ide.contains("oxbox::ide: command 0xec"), "{ide}");
+    assert!(ide.contains("oxbox::ide: command 0x20"), "{ide}");
+    assert!(!ide.contains("oxbox::pit"), "{ide}");
+    let pit = run(Some("oxbox::pit=debug"));
+    assert!(pit.contains("oxbox::pit: control word"), "{pit}");
+    assert!(!pit.contains("oxbox::ide"), "{pit}");
+    let quiet = run(None);
+    assert!(!quiet.contains("DEBUG"), "{quiet}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// oxbios named explicitly: with no disk and no --bios, oxbox boots its
 /// built-in demo disk instead.
 const OXBIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../roms/oxbios.bin");

@@ -9,7 +9,10 @@
 //! REPL's command code ([`Session::execute`]).
 //!
 //! Continuing runs the engine in slices; between slices the socket is
-//! peeked, so gdb's interrupt (the 0x03 byte) stops the guest.
+//! peeked, so gdb's interrupt (the 0x03 byte) stops the guest. gdb's
+//! reverse-stepi and reverse-continue (`bs`/`bc`) go to the engine's
+//! reverse execution (snapshots plus deterministic re-execution); going
+//! back past the oldest snapshot reports the start of the replay log.
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -17,6 +20,9 @@ use std::net::{TcpListener, TcpStream};
 use gdbstub::common::Signal;
 use gdbstub::conn::ConnectionExt;
 use gdbstub::stub::{run_blocking, DisconnectReason, GdbStub, SingleThreadStopReason};
+use gdbstub::target::ext::base::reverse_exec::{
+    ReplayLogPosition, ReverseCont, ReverseContOps, ReverseStep, ReverseStepOps,
+};
 use gdbstub::target::ext::base::singlethread::{
     SingleThreadBase, SingleThreadResume, SingleThreadResumeOps, SingleThreadSingleStep,
     SingleThreadSingleStepOps,
@@ -39,7 +45,7 @@ use crate::machine::Machine;
 use super::commands;
 use super::engine::current_linear;
 use super::repl::Session;
-use super::{Engine, Host, Register, RunMode, StopReason};
+use super::{Engine, Host, Register, Reverse, RunMode, StopReason};
 
 /// How a gdb session ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +146,7 @@ pub fn serve(m: &mut Machine, stream: TcpStream, host: &mut dyn Host) -> GdbEnd 
         session: Session::new(),
         host,
         pending: RunMode::Step(1),
+        reverse: None,
         hw_breaks: Vec::new(),
     };
     match GdbStub::new(stream).run_blocking::<EventLoop<'_>>(&mut target) {
@@ -159,6 +166,8 @@ struct GdbTarget<'a> {
     host: &'a mut dyn Host,
     /// What the next run does (`c` or `s`).
     pending: RunMode,
+    /// Or, instead, a reverse step or continue (`bs`, `bc`).
+    reverse: Option<Reverse>,
     /// Linear addresses set with `hbreak`, to report the stop as such.
     hw_breaks: Vec<u32>,
 }
@@ -196,6 +205,18 @@ impl<'a> run_blocking::BlockingEventLoop for EventLoop<'a> {
         run_blocking::Event<Self::StopReason>,
         run_blocking::WaitForStopReasonError<(), std::io::Error>,
     > {
+        if let Some(what) = target.reverse.take() {
+            let stop = super::reverse(target.m, &mut target.session.engine, what);
+            return Ok(run_blocking::Event::TargetStopped(match (what, stop) {
+                (Reverse::Step(_), Ok(_)) => SingleThreadStopReason::DoneStep,
+                (Reverse::Continue, Ok(stop)) => target.stop_reason(stop),
+                // Nothing older to go back to: the start of the history.
+                (_, Err(_)) => SingleThreadStopReason::ReplayLog {
+                    tid: None,
+                    pos: ReplayLogPosition::Begin,
+                },
+            }));
+        }
         let mut host = PollHost {
             inner: &mut *target.host,
             conn,
@@ -403,17 +424,43 @@ impl SingleThreadBase for GdbTarget<'_> {
 impl SingleThreadResume for GdbTarget<'_> {
     fn resume(&mut self, _signal: Option<Signal>) -> Result<(), ()> {
         self.pending = RunMode::Continue;
+        self.reverse = None;
         Ok(())
     }
 
     fn support_single_step(&mut self) -> Option<SingleThreadSingleStepOps<'_, Self>> {
         Some(self)
     }
+
+    fn support_reverse_step(&mut self) -> Option<ReverseStepOps<'_, (), Self>> {
+        Some(self)
+    }
+
+    fn support_reverse_cont(&mut self) -> Option<ReverseContOps<'_, (), Self>> {
+        Some(self)
+    }
+}
+
+impl ReverseStep<()> for GdbTarget<'_> {
+    fn reverse_step(&mut self, _tid: ()) -> Result<(), ()> {
+        self.pending = RunMode::Step(1);
+        self.reverse = Some(Reverse::Step(1));
+        Ok(())
+    }
+}
+
+impl ReverseCont<()> for GdbTarget<'_> {
+    fn reverse_cont(&mut self) -> Result<(), ()> {
+        self.pending = RunMode::Continue;
+        self.reverse = Some(Reverse::Continue);
+        Ok(())
+    }
 }
 
 impl SingleThreadSingleStep for GdbTarget<'_> {
     fn step(&mut self, _signal: Option<Signal>) -> Result<(), ()> {
         self.pending = RunMode::Step(1);
+        self.reverse = None;
         Ok(())
     }
 }
