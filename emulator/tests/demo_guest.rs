@@ -5,17 +5,17 @@
 //! task's colours in its half. Through the library, keys typed on the PS/2
 //! keyboard come back on COM1 and Esc ends the demo.
 
+#[path = "common/demo.rs"]
+mod demo;
 #[path = "common/fonts.rs"]
 mod fonts;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use oxbox::cpu::{CpuModel, RunExit};
+use oxbox::cpu::RunExit;
 use oxbox::machine::Machine;
-use oxbox_devices::disk::MemDisk;
-use oxbox_devices::ide::{Channel, Unit};
 use oxbox_devices::ps2::Key;
 use oxbox_devices::uart16550::CaptureBackend;
 
@@ -135,24 +135,7 @@ fn the_demo_screen_at_exit_is_mode_13h_with_each_task_in_its_half_above_the_cons
 
 #[test]
 fn keys_typed_on_the_ps2_keyboard_are_echoed_on_com1_and_screen_and_escape_ends_the_demo() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let read = |name: &str| std::fs::read(repo.join("roms").join(name)).expect(name);
-    let mut m = Machine::new(
-        CpuModel::PentiumPro,
-        32 << 20,
-        &read("oxbios.bin"),
-        Box::new(std::io::sink()),
-    )
-    .unwrap();
-    m.bus
-        .ide
-        .attach_disk(
-            Channel::Primary,
-            Unit::Master,
-            Box::new(MemDisk::from_bytes(read("demo.bin"), 512)),
-        )
-        .unwrap();
-    m.record_disks_in_cmos();
+    let mut m = demo::oxbios_with_disk(32 << 20, demo::demo_disk());
     let out = CaptureBackend::default();
     m.bus.attach_serial(Box::new(out.clone()));
     // Boot to the banner (the BIOS and the boot take well under a second).

@@ -7,47 +7,27 @@
 //! three instructions returns to the registers of three steps earlier, and
 //! a reverse continue to the last breakpoint hit.
 
+#[path = "common/demo.rs"]
+mod demo;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use demo::{demo_disk, oxbios_with_disk};
 use oxbox::cpu::hooks::{BreakAt, Stop};
-use oxbox::cpu::{CpuModel, RunExit};
+use oxbox::cpu::RunExit;
 use oxbox::debugger::engine::current_linear;
 use oxbox::debugger::{Engine, NoHost, RunMode, StopReason};
 use oxbox::machine::Machine;
 use oxbox::replay::{Input, InputLog};
-use oxbox_devices::disk::MemDisk;
-use oxbox_devices::ide::{Channel, Unit};
 use oxbox_devices::ps2::Key;
 use oxbox_devices::uart16550::MemoryBackend;
-
-fn rom(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../roms")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// oxbox's BIOS booting the demo disk, COM1 on a memory back end routed
 /// through the input log.
 fn demo_machine() -> (Machine, MemoryBackend) {
-    let mut m = Machine::new(
-        CpuModel::PentiumPro,
-        32 << 20,
-        &rom("oxbios.bin"),
-        Box::new(std::io::sink()),
-    )
-    .unwrap();
-    m.bus
-        .ide
-        .attach_disk(
-            Channel::Primary,
-            Unit::Master,
-            Box::new(MemDisk::from_bytes(rom("demo.bin"), 512)),
-        )
-        .unwrap();
-    m.record_disks_in_cmos();
+    let mut m = oxbios_with_disk(32 << 20, demo_disk());
     let com1 = MemoryBackend::new();
     m.bus.attach_serial(Box::new(com1.clone()));
     m.log_serial_input();

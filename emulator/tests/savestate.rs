@@ -6,22 +6,19 @@
 //! refused with a clear message; `--savevm`/`--loadvm` do the same through
 //! the command line.
 
+#[path = "common/demo.rs"]
+mod demo;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use demo::{demo_disk, oxbios_with_disk, rom};
 use oxbox::cpu::{CpuModel, RunExit};
 use oxbox::machine::Machine;
 use oxbox::savestate::{Snapshot, StateError, FORMAT_VERSION, MAGIC};
 use oxbox_devices::disk::{BlockDevice, MemDisk, Overlay};
 use oxbox_devices::ide::{Channel, Unit};
 use oxbox_devices::uart16550::CaptureBackend;
-
-fn rom(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../roms")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// A machine with `bios` at the reset vector and the debug console
 /// captured in its log only.
@@ -33,19 +30,10 @@ fn machine(model: CpuModel, ram: usize, bios: &[u8]) -> Machine {
 /// ring-3 tasks switched by the PIT, VGA mode 13h, COM1), with COM1
 /// captured. The demo disk is `disk`'s content.
 fn demo_machine_with(ram: usize, disk: Box<dyn BlockDevice>) -> (Machine, CaptureBackend) {
-    let mut m = machine(CpuModel::PentiumPro, ram, &rom("oxbios.bin"));
-    m.bus
-        .ide
-        .attach_disk(Channel::Primary, Unit::Master, disk)
-        .unwrap();
-    m.record_disks_in_cmos();
+    let mut m = oxbios_with_disk(ram, disk);
     let com1 = CaptureBackend::default();
     m.bus.attach_serial(Box::new(com1.clone()));
     (m, com1)
-}
-
-fn demo_disk() -> Box<dyn BlockDevice> {
-    Box::new(MemDisk::from_bytes(rom("demo.bin"), 512))
 }
 
 fn demo_machine() -> (Machine, CaptureBackend) {
